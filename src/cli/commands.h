@@ -1,0 +1,18 @@
+// The `cove` subcommands. Each registers its options on the CLI11 app and returns the function
+// that runs it (exit code: 0 success, 1 failure with one error line on stderr).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace cove::cli {
+
+using Command = std::function<int()>;
+
+Command add_info_command(CLI::App& app);
+Command add_run_command(CLI::App& app);
+Command add_score_command(CLI::App& app);
+Command add_tokenize_command(CLI::App& app);
+Command add_perplexity_command(CLI::App& app);
+
+}  // namespace cove::cli

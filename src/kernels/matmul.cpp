@@ -1,0 +1,55 @@
+#include "kernels/matmul.h"
+
+#include <vector>
+
+#include "tensor/dequantize.h"
+
+namespace cove::kernels {
+
+void matmul_reference(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y) {
+  std::vector<float> row(static_cast<size_t>(w.n_cols));
+  for (int64_t r = 0; r < w.n_rows; ++r) {
+    tensor::dequantize_row(w.type, w.row(r), row.data(), w.n_cols);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const float* xt = x + t * w.n_cols;
+      double sum = 0.0;
+      for (int64_t c = 0; c < w.n_cols; ++c) sum += static_cast<double>(row[c]) * xt[c];
+      y[t * w.n_rows + r] = static_cast<float>(sum);
+    }
+  }
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+  // Eight independent accumulators keep the FMA units busy and let the compiler vectorize
+  // without reordering a single running sum.
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
+  }
+  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+void matmul(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
+  // Each row is dequantized once into a per-thread buffer and used for every token.
+  static thread_local std::vector<float> row;
+  pool.parallel_for(w.n_rows, 16, [&](int64_t begin, int64_t end, int) {
+    if (row.size() < static_cast<size_t>(w.n_cols)) row.resize(static_cast<size_t>(w.n_cols));
+    for (int64_t r = begin; r < end; ++r) {
+      const float* wr;
+      if (w.type == tensor::TensorType::F32) {
+        wr = reinterpret_cast<const float*>(w.row(r));
+      } else {
+        tensor::dequantize_row(w.type, w.row(r), row.data(), w.n_cols);
+        wr = row.data();
+      }
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        y[t * w.n_rows + r] = dot_f32(wr, x + t * w.n_cols, w.n_cols);
+      }
+    }
+  });
+}
+
+}  // namespace cove::kernels

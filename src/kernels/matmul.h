@@ -1,0 +1,25 @@
+// Matrix products of weights (any tensor type) with F32 activations: the engine's hot path.
+//
+// Orientation (see tensor/matrix.h): W has n_rows rows of n_cols contiguous weights.
+// x holds n_tokens activation rows of n_cols floats; y receives n_tokens rows of n_rows floats:
+//   y[t][r] = dot(W row r, x[t])
+#pragma once
+
+#include <cstdint>
+
+#include "core/thread_pool.h"
+#include "tensor/matrix.h"
+
+namespace cove::kernels {
+
+// Scalar reference: every row dequantized exactly, products summed in double. Slow and exact,
+// the yardstick for every fast kernel.
+void matmul_reference(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y);
+
+// The fast path, split over the pool's threads by rows.
+void matmul(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
+
+// Float dot product with several accumulators (vectorizes without reassociation flags).
+float dot_f32(const float* a, const float* b, int64_t n);
+
+}  // namespace cove::kernels

@@ -1,0 +1,80 @@
+// A loaded model: hyper-parameters read from GGUF metadata and weights bound to the mapped
+// tensors (never copied). Supported architectures: `llama` (Llama 2/3/3.x, Mistral, TinyLlama,
+// SmolLM) and `qwen2` (Llama-like with Q/K/V biases and NeoX-style rope).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "gguf/gguf.h"
+#include "kernels/ops.h"
+#include "tensor/matrix.h"
+
+namespace cove::model {
+
+enum class Architecture { kLlama, kQwen2 };
+
+struct Config {
+  Architecture arch = Architecture::kLlama;
+  std::string arch_name;
+  int64_t n_vocab = 0;
+  int64_t n_embd = 0;       // model width
+  int64_t n_layers = 0;
+  int64_t n_heads = 0;
+  int64_t n_heads_kv = 0;   // < n_heads for grouped-query attention
+  int64_t head_dim = 0;     // n_embd / n_heads
+  int64_t n_ff = 0;         // feed-forward width
+  int64_t n_ctx_train = 0;  // context length the model was trained with
+  float rms_eps = 1e-5f;
+  float rope_base = 10000.0f;
+  float rope_freq_scale = 1.0f;  // linear scaling: positions are multiplied by this
+  int64_t rope_dim = 0;          // leading dims of each head that rotate
+  kernels::RopeStyle rope_style = kernels::RopeStyle::kNormal;
+  // Llama 3.x frequency scaling ("llama3"); factors per frequency when present.
+  std::vector<float> rope_freq_factors;
+
+  int64_t kv_dim() const { return n_heads_kv * head_dim; }
+};
+
+struct LayerWeights {
+  const float* attn_norm = nullptr;  // (n_embd)
+  tensor::Matrix wq, wk, wv;         // (n_embd -> n_embd), (n_embd -> kv_dim) x2
+  const float* bq = nullptr;         // biases (qwen2), null when absent
+  const float* bk = nullptr;
+  const float* bv = nullptr;
+  tensor::Matrix wo;                 // (n_embd -> n_embd)
+  const float* ffn_norm = nullptr;   // (n_embd)
+  tensor::Matrix w_gate, w_up;       // (n_embd -> n_ff)
+  tensor::Matrix w_down;             // (n_ff -> n_embd)
+};
+
+class Model {
+ public:
+  // Loads `path`: parses the GGUF, reads the config, binds every weight. Errors name the file
+  // and the missing or malformed tensor or key.
+  static Result<std::unique_ptr<Model>> load(const std::string& path);
+  static Result<std::unique_ptr<Model>> from_file(std::unique_ptr<gguf::File> file);
+
+  const Config& config() const { return config_; }
+  const gguf::File& file() const { return *file_; }
+  const tensor::Matrix& token_embedding() const { return token_embd_; }  // (n_vocab rows)
+  const float* output_norm() const { return output_norm_; }
+  const tensor::Matrix& output() const { return output_; }  // (n_embd -> n_vocab), maybe tied
+  const std::vector<LayerWeights>& layers() const { return layers_; }
+  // Bytes of weights one decoded token reads (every matrix once).
+  size_t weight_bytes() const;
+
+ private:
+  Model() = default;
+  std::unique_ptr<gguf::File> file_;
+  Config config_;
+  tensor::Matrix token_embd_;
+  const float* output_norm_ = nullptr;
+  tensor::Matrix output_;
+  std::vector<LayerWeights> layers_;
+};
+
+}  // namespace cove::model
