@@ -1,10 +1,12 @@
 #include "model/kv_cache.h"
 
+#include <algorithm>
+
 namespace cove::model {
 
-KvCache::KvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_dim, KvType type)
-    : n_ctx_(n_ctx), kv_dim_(kv_dim), type_(type) {
-  const size_t n = static_cast<size_t>(n_layers * n_ctx * kv_dim);
+KvCache::KvCache(int64_t n_layers, int64_t n_cells, int64_t kv_dim, KvType type)
+    : n_layers_(n_layers), n_cells_(n_cells), kv_dim_(kv_dim), type_(type) {
+  const size_t n = static_cast<size_t>(n_layers * n_cells * kv_dim);
   if (type == KvType::kF32) {
     k32_.resize(n);
     v32_.resize(n);
@@ -18,8 +20,8 @@ size_t KvCache::n_bytes() const {
   return (k32_.size() + v32_.size()) * sizeof(float) + (k16_.size() + v16_.size()) * 2;
 }
 
-void KvCache::store(int64_t layer, int64_t pos, const float* k, const float* v) {
-  const size_t at = index(layer, pos);
+void KvCache::store(int64_t layer, int64_t cell, const float* k, const float* v) {
+  const size_t at = index(layer, cell);
   if (type_ == KvType::kF32) {
     for (int64_t i = 0; i < kv_dim_; ++i) {
       k32_[at + i] = k[i];
@@ -33,23 +35,23 @@ void KvCache::store(int64_t layer, int64_t pos, const float* k, const float* v) 
   }
 }
 
-void KvCache::load_key(int64_t layer, int64_t pos, float* out) const {
-  const size_t at = index(layer, pos);
-  for (int64_t i = 0; i < kv_dim_; ++i) {
-    out[i] = type_ == KvType::kF32 ? k32_[at + i] : fp16_to_fp32(k16_[at + i]);
+void KvCache::copy_cells(int64_t src, int64_t dst, int64_t n) {
+  const size_t count = static_cast<size_t>(n * kv_dim_);
+  for (int64_t layer = 0; layer < n_layers_; ++layer) {
+    const size_t from = index(layer, src), to = index(layer, dst);
+    if (type_ == KvType::kF32) {
+      std::copy_n(k32_.begin() + from, count, k32_.begin() + to);
+      std::copy_n(v32_.begin() + from, count, v32_.begin() + to);
+    } else {
+      std::copy_n(k16_.begin() + from, count, k16_.begin() + to);
+      std::copy_n(v16_.begin() + from, count, v16_.begin() + to);
+    }
   }
 }
 
-void KvCache::load_value(int64_t layer, int64_t pos, float* out) const {
-  const size_t at = index(layer, pos);
-  for (int64_t i = 0; i < kv_dim_; ++i) {
-    out[i] = type_ == KvType::kF32 ? v32_[at + i] : fp16_to_fp32(v16_[at + i]);
-  }
-}
-
-float KvCache::key_dot(int64_t layer, int64_t pos, int64_t head, int64_t head_dim,
+float KvCache::key_dot(int64_t layer, int64_t cell, int64_t head, int64_t head_dim,
                        const float* q) const {
-  const size_t at = index(layer, pos) + static_cast<size_t>(head * head_dim);
+  const size_t at = index(layer, cell) + static_cast<size_t>(head * head_dim);
   float sum = 0.0f;
   if (type_ == KvType::kF32) {
     for (int64_t i = 0; i < head_dim; ++i) sum += q[i] * k32_[at + i];
@@ -59,9 +61,9 @@ float KvCache::key_dot(int64_t layer, int64_t pos, int64_t head, int64_t head_di
   return sum;
 }
 
-void KvCache::value_accumulate(int64_t layer, int64_t pos, int64_t head, int64_t head_dim,
+void KvCache::value_accumulate(int64_t layer, int64_t cell, int64_t head, int64_t head_dim,
                                float weight, float* out) const {
-  const size_t at = index(layer, pos) + static_cast<size_t>(head * head_dim);
+  const size_t at = index(layer, cell) + static_cast<size_t>(head * head_dim);
   if (type_ == KvType::kF32) {
     for (int64_t i = 0; i < head_dim; ++i) out[i] += weight * v32_[at + i];
   } else {

@@ -22,9 +22,11 @@ Transformer::Transformer(const Model& model, const TransformerOptions& options)
       config_(model.config()),
       reference_(options.reference),
       n_ctx_(pick_context(model.config(), options.n_ctx)),
+      n_seq_(std::max<int64_t>(1, options.n_seq)),
       n_batch_(std::max<int64_t>(1, options.n_batch)),
+      lengths_(static_cast<size_t>(n_seq_), 0),
       pool_(options.n_threads > 0 ? options.n_threads : ThreadPool::default_threads()),
-      cache_(config_.n_layers, n_ctx_, config_.kv_dim(),
+      cache_(config_.n_layers, n_seq_ * n_ctx_, config_.kv_dim(),
              options.reference ? KvType::kF32 : KvType::kF16) {
   const Config& c = config_;
   const size_t b = static_cast<size_t>(n_batch_);
@@ -37,11 +39,21 @@ Transformer::Transformer(const Model& model, const TransformerOptions& options)
   gate_.resize(b * c.n_ff);
   up_.resize(b * c.n_ff);
   scratch_.resize(b * std::max(c.n_embd, c.n_ff));
+  positions_.resize(b);
   scores_.resize(static_cast<size_t>(pool_.n_threads()));
   for (auto& s : scores_) s.resize(static_cast<size_t>(n_ctx_));
 }
 
-void Transformer::truncate(int64_t n_keep) { n_past_ = std::clamp<int64_t>(n_keep, 0, n_past_); }
+void Transformer::truncate(int32_t seq, int64_t n_keep) {
+  int64_t& length = lengths_[static_cast<size_t>(seq)];
+  length = std::clamp<int64_t>(n_keep, 0, length);
+}
+
+void Transformer::copy_prefix(int32_t src, int32_t dst, int64_t n) {
+  n = std::min(n, seq_length(src));
+  if (src != dst && n > 0) cache_.copy_cells(cell(src, 0), cell(dst, 0), n);
+  lengths_[static_cast<size_t>(dst)] = n;
+}
 
 void Transformer::matmul(const tensor::Matrix& w, const float* x, int64_t n, float* y) {
   if (reference_) {
@@ -51,49 +63,77 @@ void Transformer::matmul(const tensor::Matrix& w, const float* x, int64_t n, flo
   }
 }
 
-Status Transformer::eval(std::span<const int32_t> tokens, bool all_logits,
-                         std::vector<float>& logits) {
-  const int64_t n = static_cast<int64_t>(tokens.size());
-  if (n == 0) return Error{"eval: no tokens"};
-  if (n_past_ + n > n_ctx_) {
-    return Error{"the sequence needs " + std::to_string(n_past_ + n) +
-                 " positions but the context holds " + std::to_string(n_ctx_)};
+void Transformer::ensure_rope_table(int64_t n_positions) {
+  if (rope_table_positions_ >= n_positions) return;
+  // Angles are computed in double once per position: theta = pos * scale * base^(-2i/d),
+  // divided by the per-frequency factor when the model has one (llama3 scaling).
+  const int64_t half = config_.rope_dim / 2;
+  rope_table_.resize(static_cast<size_t>(n_positions * half * 2));
+  for (int64_t p = rope_table_positions_; p < n_positions; ++p) {
+    for (int64_t i = 0; i < half; ++i) {
+      double theta = p * static_cast<double>(config_.rope_freq_scale) *
+                     std::pow(static_cast<double>(config_.rope_base),
+                              -2.0 * i / static_cast<double>(config_.rope_dim));
+      if (!config_.rope_freq_factors.empty()) theta /= config_.rope_freq_factors[i];
+      rope_table_[(p * half + i) * 2] = static_cast<float>(std::cos(theta));
+      rope_table_[(p * half + i) * 2 + 1] = static_cast<float>(std::sin(theta));
+    }
   }
-  for (int32_t id : tokens) {
-    if (id < 0 || id >= config_.n_vocab) {
-      return Error{"token id " + std::to_string(id) + " is outside the vocabulary (0.." +
+  rope_table_positions_ = n_positions;
+}
+
+Status Transformer::forward(std::span<const BatchToken> batch, std::vector<float>& logits) {
+  if (batch.empty()) return Error{"forward: empty batch"};
+  // Validate everything first so a bad batch changes nothing.
+  std::vector<int64_t> room(lengths_);
+  int64_t n_logits = 0, max_pos = 0;
+  for (const BatchToken& b : batch) {
+    if (b.token < 0 || b.token >= config_.n_vocab) {
+      return Error{"token id " + std::to_string(b.token) + " is outside the vocabulary (0.." +
                    std::to_string(config_.n_vocab - 1) + ")"};
     }
-  }
-  // Positions' rope angles, computed in double once per position.
-  if (rope_table_positions_ < n_past_ + n) {
-    const int64_t half = config_.rope_dim / 2;
-    rope_table_.resize(static_cast<size_t>((n_past_ + n) * half * 2));
-    for (int64_t p = rope_table_positions_; p < n_past_ + n; ++p) {
-      for (int64_t i = 0; i < half; ++i) {
-        double theta = p * static_cast<double>(config_.rope_freq_scale) *
-                       std::pow(static_cast<double>(config_.rope_base),
-                                -2.0 * i / static_cast<double>(config_.rope_dim));
-        if (!config_.rope_freq_factors.empty()) theta /= config_.rope_freq_factors[i];
-        rope_table_[(p * half + i) * 2] = static_cast<float>(std::cos(theta));
-        rope_table_[(p * half + i) * 2 + 1] = static_cast<float>(std::sin(theta));
-      }
+    if (b.seq < 0 || b.seq >= n_seq_) {
+      return Error{"sequence " + std::to_string(b.seq) + " does not exist (0.." +
+                   std::to_string(n_seq_ - 1) + ")"};
     }
-    rope_table_positions_ = n_past_ + n;
+    int64_t& length = room[static_cast<size_t>(b.seq)];
+    if (length >= n_ctx_) {
+      return Error{"the sequence needs more than the " + std::to_string(n_ctx_) +
+                   " positions the context holds"};
+    }
+    max_pos = std::max(max_pos, length);
+    ++length;
+    n_logits += b.logits ? 1 : 0;
   }
-  logits.resize(static_cast<size_t>((all_logits ? n : 1) * config_.n_vocab));
-  for (int64_t start = 0; start < n; start += n_batch_) {
-    const int64_t chunk = std::min(n_batch_, n - start);
-    const bool last_chunk = start + chunk == n;
-    float* out = all_logits ? logits.data() + start * config_.n_vocab : logits.data();
-    forward_batch(tokens.data() + start, chunk, (all_logits || last_chunk) ? out : nullptr,
-                  all_logits);
+  ensure_rope_table(max_pos + 1);
+  logits.resize(static_cast<size_t>(n_logits * config_.n_vocab));
+  float* out = logits.data();
+  for (size_t start = 0; start < batch.size(); start += static_cast<size_t>(n_batch_)) {
+    const int64_t n = std::min<int64_t>(n_batch_, static_cast<int64_t>(batch.size() - start));
+    const BatchToken* chunk = batch.data() + start;
+    int64_t chunk_logits = 0;
+    for (int64_t t = 0; t < n; ++t) {
+      positions_[static_cast<size_t>(t)] = lengths_[static_cast<size_t>(chunk[t].seq)]++;
+      chunk_logits += chunk[t].logits ? 1 : 0;
+    }
+    forward_chunk(chunk, positions_.data(), n, out);
+    out += chunk_logits * config_.n_vocab;
   }
   return {};
 }
 
-void Transformer::forward_batch(const int32_t* tokens, int64_t n, float* logits,
-                                bool all_logits) {
+Status Transformer::eval(std::span<const int32_t> tokens, bool all_logits,
+                         std::vector<float>& logits) {
+  if (tokens.empty()) return Error{"eval: no tokens"};
+  eval_batch_.resize(tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    eval_batch_[i] = {tokens[i], 0, all_logits || i + 1 == tokens.size()};
+  }
+  return forward(eval_batch_, logits);
+}
+
+void Transformer::forward_chunk(const BatchToken* batch, const int64_t* positions, int64_t n,
+                                float* logits) {
   const Config& c = config_;
   const int64_t d = c.n_embd, kv = c.kv_dim();
   float* x = x_.data();
@@ -101,7 +141,7 @@ void Transformer::forward_batch(const int32_t* tokens, int64_t n, float* logits,
 
   for (int64_t t = 0; t < n; ++t) {
     const tensor::Matrix& e = model_.token_embedding();
-    tensor::dequantize_row(e.type, e.row(tokens[t]), x + t * d, d);
+    tensor::dequantize_row(e.type, e.row(batch[t].token), x + t * d, d);
   }
 
   for (int64_t l = 0; l < c.n_layers; ++l) {
@@ -116,16 +156,16 @@ void Transformer::forward_batch(const int32_t* tokens, int64_t n, float* logits,
       if (w.bq) kernels::add(q_.data() + t * d, w.bq, d);
       if (w.bk) kernels::add(k_.data() + t * kv, w.bk, kv);
       if (w.bv) kernels::add(v_.data() + t * kv, w.bv, kv);
-      const float* angles = rope_table_.data() + (n_past_ + t) * c.rope_dim;
+      const float* angles = rope_table_.data() + positions[t] * c.rope_dim;
       for (int64_t h = 0; h < c.n_heads; ++h) {
         kernels::rope_apply(q_.data() + t * d + h * c.head_dim, c.rope_dim, c.rope_style, angles);
       }
       for (int64_t h = 0; h < c.n_heads_kv; ++h) {
         kernels::rope_apply(k_.data() + t * kv + h * c.head_dim, c.rope_dim, c.rope_style, angles);
       }
-      cache_.store(l, n_past_ + t, k_.data() + t * kv, v_.data() + t * kv);
+      cache_.store(l, cell(batch[t].seq, positions[t]), k_.data() + t * kv, v_.data() + t * kv);
     }
-    attention(l, n, q_.data(), attn_out_.data());
+    attention(l, batch, positions, n);
     matmul(w.wo, attn_out_.data(), n, scratch_.data());
     kernels::add(x, scratch_.data(), n * d);
 
@@ -137,40 +177,43 @@ void Transformer::forward_batch(const int32_t* tokens, int64_t n, float* logits,
     matmul(w.w_down, gate_.data(), n, scratch_.data());
     kernels::add(x, scratch_.data(), n * d);
   }
-  n_past_ += n;
 
-  if (logits == nullptr) return;
-  const int64_t first = all_logits ? 0 : n - 1;
-  const int64_t count = n - first;
-  for (int64_t t = first; t < n; ++t) {
-    kernels::rms_norm(x + t * d, model_.output_norm(), c.rms_eps, d, xn + (t - first) * d);
+  // Final norm and output projection, only for the tokens that want logits.
+  int64_t count = 0;
+  for (int64_t t = 0; t < n; ++t) {
+    if (!batch[t].logits) continue;
+    kernels::rms_norm(x + t * d, model_.output_norm(), c.rms_eps, d, xn + count * d);
+    ++count;
   }
-  matmul(model_.output(), xn, count, logits);
+  if (count > 0) matmul(model_.output(), xn, count, logits);
 }
 
-// Causal attention for the n newest tokens (positions n_past_ .. n_past_+n-1, already in the
-// cache) against every cached position up to their own.
-void Transformer::attention(int64_t layer, int64_t n, const float* q, float* out) {
+// Causal attention of each batch token (already in the cache) against its own sequence's
+// cached positions up to its own.
+void Transformer::attention(int64_t layer, const BatchToken* batch, const int64_t* positions,
+                            int64_t n) {
   const Config& c = config_;
   const int64_t d = c.n_embd, hd = c.head_dim;
   const int64_t group = c.n_heads / c.n_heads_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const int64_t first_pos = n_past_;
+  const float* q = q_.data();
+  float* out = attn_out_.data();
   pool_.parallel_for(n * c.n_heads, 1, [&](int64_t begin, int64_t end, int thread) {
     float* scores = scores_[static_cast<size_t>(thread)].data();
     for (int64_t job = begin; job < end; ++job) {
       const int64_t t = job / c.n_heads, h = job % c.n_heads;
       const int64_t kv_head = h / group;
-      const int64_t n_keys = first_pos + t + 1;
+      const int64_t n_keys = positions[t] + 1;
+      const int64_t first_cell = cell(batch[t].seq, 0);
       const float* qh = q + t * d + h * hd;
       for (int64_t p = 0; p < n_keys; ++p) {
-        scores[p] = cache_.key_dot(layer, p, kv_head, hd, qh) * scale;
+        scores[p] = cache_.key_dot(layer, first_cell + p, kv_head, hd, qh) * scale;
       }
       kernels::softmax(scores, n_keys);
       float* oh = out + t * d + h * hd;
       std::fill(oh, oh + hd, 0.0f);
       for (int64_t p = 0; p < n_keys; ++p) {
-        cache_.value_accumulate(layer, p, kv_head, hd, scores[p], oh);
+        cache_.value_accumulate(layer, first_cell + p, kv_head, hd, scores[p], oh);
       }
     }
   });

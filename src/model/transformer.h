@@ -1,10 +1,13 @@
-// The forward pass of a decoder-only transformer (llama / qwen2) over one sequence.
+// The forward pass of a decoder-only transformer (llama / qwen2) over a batch of tokens that
+// may belong to several sequences (continuous batching).
 //
-// A Transformer owns the sequence's KV cache and activation buffers. eval() runs a batch of
-// tokens at the next positions: the whole prompt at once (prefill) or one token (decode).
+// A Transformer owns the KV cache of up to n_seq sequences of n_ctx positions each and the
+// activation buffers. forward() runs a batch: each token names its sequence and must come at
+// that sequence's next position, so a batch can mix one sequence's prompt chunk with other
+// sequences' single decode tokens. The matrix products run once over the whole batch.
 // Per layer:  x += Wo·attention(rope(Wq·norm(x)), rope(Wk·norm(x)), Wv·norm(x))
 //             x += Wdown·(silu(Wgate·norm(x)) * Wup·norm(x))
-// then logits = Woutput·norm(x).
+// then logits = Woutput·norm(x) for the tokens that ask for them.
 #pragma once
 
 #include <cstdint>
@@ -20,10 +23,17 @@
 namespace cove::model {
 
 struct TransformerOptions {
-  int64_t n_ctx = 0;        // 0: the model's training context, at most 4096
-  int64_t n_batch = 512;    // prompt tokens per forward step
-  int n_threads = 0;        // 0: all cores
-  bool reference = false;   // scalar reference kernels, F32 KV cache
+  int64_t n_ctx = 0;      // positions per sequence; 0: the model's training context, max 4096
+  int64_t n_seq = 1;      // sequences that can be in flight at once
+  int64_t n_batch = 512;  // tokens per forward step (larger batches are split)
+  int n_threads = 0;      // 0: all cores
+  bool reference = false; // scalar reference kernels, F32 KV cache
+};
+
+struct BatchToken {
+  int32_t token = 0;
+  int32_t seq = 0;
+  bool logits = false;  // produce this token's logits
 };
 
 class Transformer {
@@ -32,33 +42,48 @@ class Transformer {
 
   const Model& model() const { return model_; }
   int64_t n_ctx() const { return n_ctx_; }
-  int64_t n_past() const { return n_past_; }  // positions already in the KV cache
+  int64_t n_seq() const { return n_seq_; }
+  int64_t n_batch() const { return n_batch_; }
   size_t kv_cache_bytes() const { return cache_.n_bytes(); }
 
-  // Forget positions from `n_keep` on (0 clears the sequence).
-  void truncate(int64_t n_keep);
+  // Positions already cached for a sequence.
+  int64_t seq_length(int32_t seq) const { return lengths_[static_cast<size_t>(seq)]; }
+  // Forget a sequence's positions from `n_keep` on (0 clears it).
+  void truncate(int32_t seq, int64_t n_keep);
+  // Makes `dst` start with the first `n` cached positions of `src` (shared prompt prefixes).
+  void copy_prefix(int32_t src, int32_t dst, int64_t n);
 
-  // Runs `tokens` at positions n_past() ... and appends them to the cache. Fills `logits` with
-  // n_vocab floats for the last token, or for every token when all_logits (row-major).
-  // Fails (cache unchanged) on a token id outside the vocabulary or past the context size.
+  // Runs the batch; logits receives n_vocab floats per token that asked, in batch order.
+  // Fails with nothing changed on a bad token id or sequence, or a sequence out of room.
+  Status forward(std::span<const BatchToken> batch, std::vector<float>& logits);
+
+  // Single-sequence convenience on sequence 0: runs `tokens` after its cached positions. Fills
+  // `logits` for the last token, or for every token when all_logits (row-major).
+  int64_t n_past() const { return seq_length(0); }
+  void truncate(int64_t n_keep) { truncate(0, n_keep); }
   Status eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits);
 
  private:
-  void forward_batch(const int32_t* tokens, int64_t n, float* logits, bool all_logits);
-  void attention(int64_t layer, int64_t n, const float* q, float* out);
+  void forward_chunk(const BatchToken* batch, const int64_t* positions, int64_t n, float* logits);
+  void attention(int64_t layer, const BatchToken* batch, const int64_t* positions, int64_t n);
   void matmul(const tensor::Matrix& w, const float* x, int64_t n, float* y);
+  void ensure_rope_table(int64_t n_positions);
+  int64_t cell(int32_t seq, int64_t pos) const { return seq * n_ctx_ + pos; }
 
   const Model& model_;
   const Config& config_;
   bool reference_;
   int64_t n_ctx_;
+  int64_t n_seq_;
   int64_t n_batch_;
-  int64_t n_past_ = 0;
+  std::vector<int64_t> lengths_;  // per sequence
   ThreadPool pool_;
   KvCache cache_;
   // Activations for up to n_batch tokens, allocated once.
   std::vector<float> x_, xn_, q_, k_, v_, attn_out_, gate_, up_, scratch_;
-  std::vector<float> rope_table_;  // per position: rope_dim/2 (cos, sin) pairs, filled lazily
+  std::vector<int64_t> positions_;
+  std::vector<BatchToken> eval_batch_;
+  std::vector<float> rope_table_;  // per position: rope_dim/2 (cos, sin) pairs
   int64_t rope_table_positions_ = 0;
   std::vector<std::vector<float>> scores_;  // per thread: attention scores of one head
 };

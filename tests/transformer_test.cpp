@@ -1,0 +1,131 @@
+// The forward pass's batching contracts, and weights that are mapped rather than copied.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "model/model.h"
+#include "model/transformer.h"
+#include "support/goldens.h"
+
+namespace cove::model {
+namespace {
+
+std::unique_ptr<Model> load(const std::string& name) {
+  auto m = Model::load(testing::shared_dir() + "/models/" + name);
+  EXPECT_TRUE(m.is_ok()) << m.message();
+  return m.is_ok() ? std::move(*m) : nullptr;
+}
+
+float max_abs_diff(const float* a, const float* b, int64_t n) {
+  float worst = 0;
+  for (int64_t i = 0; i < n; ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
+  return worst;
+}
+
+TEST(Transformer, MixedBatchOfSequencesEqualsEachSequenceAlone) {
+  auto model = load("tiny-llama-Q4_0.gguf");
+  ASSERT_TRUE(model);
+  const int64_t n_vocab = model->config().n_vocab;
+  const std::vector<int32_t> a = {1, 403, 407, 261, 378, 300, 301};
+  const std::vector<int32_t> b = {1, 290, 280, 270};
+
+  // Alone: each sequence prefilled, then one decode step.
+  std::vector<float> alone_a, alone_b, logits;
+  {
+    Transformer t(*model, TransformerOptions{});
+    ASSERT_TRUE(t.eval(std::span(a).first(6), false, logits).is_ok());
+    ASSERT_TRUE(t.eval(std::span(a).subspan(6), false, alone_a).is_ok());
+    t.truncate(0);
+    ASSERT_TRUE(t.eval(std::span(b).first(3), false, logits).is_ok());
+    ASSERT_TRUE(t.eval(std::span(b).subspan(3), false, alone_b).is_ok());
+  }
+  // Together: a's prompt, then one batch holding b's prompt chunk and a's decode token.
+  TransformerOptions options;
+  options.n_seq = 2;
+  Transformer t(*model, options);
+  std::vector<BatchToken> batch;
+  for (int i = 0; i < 6; ++i) batch.push_back({a[i], 0, false});
+  ASSERT_TRUE(t.forward(batch, logits).is_ok());
+  batch.clear();
+  batch.push_back({a[6], 0, true});
+  for (int i = 0; i < 3; ++i) batch.push_back({b[i], 1, false});
+  ASSERT_TRUE(t.forward(batch, logits).is_ok());
+  ASSERT_EQ(logits.size(), static_cast<size_t>(n_vocab));
+  EXPECT_LT(max_abs_diff(logits.data(), alone_a.data(), n_vocab), 1e-4);
+  batch = {{b[3], 1, true}};
+  ASSERT_TRUE(t.forward(batch, logits).is_ok());
+  EXPECT_LT(max_abs_diff(logits.data(), alone_b.data(), n_vocab), 1e-4);
+  EXPECT_EQ(t.seq_length(0), 7);
+  EXPECT_EQ(t.seq_length(1), 4);
+}
+
+TEST(Transformer, CopiedPrefixContinuesLikeTheOriginal) {
+  auto model = load("tiny-qwen2-Q8_0.gguf");
+  ASSERT_TRUE(model);
+  TransformerOptions options;
+  options.n_seq = 2;
+  Transformer t(*model, options);
+  std::vector<BatchToken> batch;
+  for (int32_t id : {15496, 0, 1374, 389}) batch.push_back({id, 0, false});
+  std::vector<float> logits, from_copy, original;
+  ASSERT_TRUE(t.forward(batch, logits).is_ok());
+  t.copy_prefix(0, 1, 3);
+  EXPECT_EQ(t.seq_length(1), 3);
+  std::vector<BatchToken> next = {{389, 1, true}};
+  ASSERT_TRUE(t.forward(next, from_copy).is_ok());
+  // The original sequence, recomputed from scratch.
+  t.truncate(0, 0);
+  batch.back().logits = true;
+  ASSERT_TRUE(t.forward(batch, original).is_ok());
+  EXPECT_LT(max_abs_diff(from_copy.data(), original.data(), model->config().n_vocab), 1e-4);
+}
+
+TEST(Transformer, BadBatchIsRejectedWithoutChangingState) {
+  auto model = load("stories260K.gguf");
+  ASSERT_TRUE(model);
+  TransformerOptions options;
+  options.n_ctx = 4;
+  Transformer t(*model, options);
+  std::vector<float> logits;
+  std::vector<int32_t> too_long = {1, 2, 3, 4, 5};
+  Status s = t.eval(too_long, false, logits);
+  EXPECT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("4 positions"), std::string::npos) << s.message();
+  std::vector<int32_t> bad_id = {1, 512};
+  EXPECT_FALSE(t.eval(bad_id, false, logits).is_ok());
+  std::vector<BatchToken> bad_seq = {{1, 3, true}};
+  EXPECT_FALSE(t.forward(bad_seq, logits).is_ok());
+  EXPECT_EQ(t.n_past(), 0);
+}
+
+long resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  long size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+// Must-show 6 of the engine-core issue: loading maps the weights instead of copying them.
+TEST(Model, LoadingMapsWeightsInsteadOfCopying) {
+  const std::string path = testing::shared_dir() + "/models/tiny-qwen2-F16.gguf";  // the largest
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  const long file_size = static_cast<long>(in.tellg());
+  const long before = resident_bytes();
+  auto model = Model::load(path);
+  ASSERT_TRUE(model.is_ok());
+  const long growth = resident_bytes() - before;
+  EXPECT_LT(growth, file_size + 50L * 1024 * 1024);
+  // The weights point into the file's mapping, not into a copy.
+  const gguf::File& f = (*model)->file();
+  const gguf::TensorInfo* embd = f.find_tensor("token_embd.weight");
+  ASSERT_NE(embd, nullptr);
+  EXPECT_EQ((*model)->token_embedding().data, embd->data);
+  std::printf("file %ld bytes, resident growth after load %ld bytes\n", file_size, growth);
+}
+
+}  // namespace
+}  // namespace cove::model
