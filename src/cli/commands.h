@@ -14,5 +14,7 @@ Command add_run_command(CLI::App& app);
 Command add_score_command(CLI::App& app);
 Command add_tokenize_command(CLI::App& app);
 Command add_perplexity_command(CLI::App& app);
+Command add_synth_command(CLI::App& app);
+Command add_bench_command(CLI::App& app);
 
 }  // namespace cove::cli

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   add(cove::cli::add_score_command);
   add(cove::cli::add_tokenize_command);
   add(cove::cli::add_perplexity_command);
+  add(cove::cli::add_synth_command);
+  add(cove::cli::add_bench_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

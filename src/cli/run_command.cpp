@@ -158,7 +158,15 @@ int score(const ScoreOptions& o) {
     if (!ids) return fail(ids.message());
     continuation = std::move(*ids);
   } else {
-    continuation = tok.encode(o.continuation, false, false);
+    // Tokenize prompt + continuation together so the continuation's tokens are the ones the
+    // model would see in context (no second SentencePiece space prefix, merges across the seam);
+    // fall back to tokenizing it alone when the prompt's tokens are not a prefix of the whole.
+    std::vector<int32_t> whole = tok.encode(o.prompt + o.continuation, true, true);
+    if (whole.size() > prompt.size() && std::equal(prompt.begin(), prompt.end(), whole.begin())) {
+      continuation.assign(whole.begin() + static_cast<std::ptrdiff_t>(prompt.size()), whole.end());
+    } else {
+      continuation = tok.encode(o.continuation, false, false);
+    }
   }
   if (continuation.empty()) return fail("the continuation has no tokens");
 

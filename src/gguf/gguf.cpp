@@ -1,5 +1,7 @@
 #include "gguf/gguf.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <cinttypes>
 #include <cstring>
 #include <fstream>
@@ -639,6 +641,178 @@ Status Writer::write(const std::string& path) const {
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   out.close();
   if (!out) return Error{path + ": write failed"};
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming writer
+
+StreamWriter::~StreamWriter() {
+  if (file_) std::fclose(file_);
+}
+
+void StreamWriter::set(std::string key, Value value) {
+  if (key == "general.alignment") {
+    if (std::optional<int64_t> a = value.as_int()) alignment_ = static_cast<uint64_t>(*a);
+  }
+  for (KeyValue& kv : metadata_) {
+    if (kv.key == key) {
+      kv.value = std::move(value);
+      return;
+    }
+  }
+  metadata_.push_back({std::move(key), std::move(value)});
+}
+
+void StreamWriter::set_string(std::string key, std::string value) {
+  set(std::move(key), Value{ValueType::STRING, std::move(value)});
+}
+void StreamWriter::set_u32(std::string key, uint32_t value) {
+  set(std::move(key), Value{ValueType::UINT32, uint64_t{value}});
+}
+void StreamWriter::set_i32(std::string key, int32_t value) {
+  set(std::move(key), Value{ValueType::INT32, int64_t{value}});
+}
+void StreamWriter::set_f32(std::string key, float value) {
+  set(std::move(key), Value{ValueType::FLOAT32, static_cast<double>(value)});
+}
+void StreamWriter::set_bool(std::string key, bool value) {
+  set(std::move(key), Value{ValueType::BOOL, value});
+}
+void StreamWriter::set_string_array(std::string key, const std::vector<std::string>& values) {
+  Array a{ValueType::STRING, {}};
+  a.items.reserve(values.size());
+  for (const std::string& s : values) a.items.push_back(Value{ValueType::STRING, s});
+  set(std::move(key), Value{ValueType::ARRAY, std::move(a)});
+}
+void StreamWriter::set_f32_array(std::string key, const std::vector<float>& values) {
+  Array a{ValueType::FLOAT32, {}};
+  a.items.reserve(values.size());
+  for (float f : values) a.items.push_back(Value{ValueType::FLOAT32, static_cast<double>(f)});
+  set(std::move(key), Value{ValueType::ARRAY, std::move(a)});
+}
+void StreamWriter::set_i32_array(std::string key, const std::vector<int32_t>& values) {
+  Array a{ValueType::INT32, {}};
+  a.items.reserve(values.size());
+  for (int32_t i : values) a.items.push_back(Value{ValueType::INT32, int64_t{i}});
+  set(std::move(key), Value{ValueType::ARRAY, std::move(a)});
+}
+
+void StreamWriter::add_tensor(std::string name, std::vector<int64_t> shape,
+                              tensor::TensorType type) {
+  tensors_.push_back({std::move(name), std::move(shape), type});
+}
+
+uint64_t StreamWriter::tensor_bytes(size_t i) const {
+  const DeclaredTensor& t = tensors_[i];
+  uint64_t rows = 1;
+  for (size_t d = 1; d < t.shape.size(); ++d) rows *= static_cast<uint64_t>(t.shape[d]);
+  return tensor::row_size(t.type, t.shape[0]) * rows;
+}
+
+Status StreamWriter::write_raw(const void* data, size_t n) {
+  if (n > 0 && std::fwrite(data, 1, n, file_) != n) {
+    return Error{path_ + ": write failed at byte " + std::to_string(bytes_written_) + ": " +
+                 std::strerror(errno)};
+  }
+  bytes_written_ += n;
+  return {};
+}
+
+Status StreamWriter::pad_to_alignment() {
+  static constexpr uint8_t kZeros[256] = {};
+  while (bytes_written_ % alignment_ != 0) {
+    const uint64_t n = std::min<uint64_t>(alignment_ - bytes_written_ % alignment_, sizeof kZeros);
+    if (Status s = write_raw(kZeros, static_cast<size_t>(n)); !s) return s;
+  }
+  return {};
+}
+
+Status StreamWriter::begin(const std::string& path) {
+  if (file_) return Error{path + ": begin() called twice"};
+  path_ = path;
+  if (alignment_ == 0 || (alignment_ & (alignment_ - 1)) != 0) {
+    return Error{path + ": alignment " + std::to_string(alignment_) + " is not a power of two"};
+  }
+  for (const DeclaredTensor& t : tensors_) {
+    bool dims_ok = !t.shape.empty();
+    for (int64_t d : t.shape) dims_ok = dims_ok && d >= 1;
+    if (!dims_ok) return Error{path + ": tensor '" + t.name + "' has an empty dimension"};
+    const int64_t block = tensor::traits(t.type).block_size;
+    if (t.shape[0] % block != 0) {
+      return Error{path + ": tensor '" + t.name + "' has rows of " + std::to_string(t.shape[0]) +
+                   " weights, not a multiple of " + std::string(tensor::type_name(t.type)) +
+                   "'s block of " + std::to_string(block)};
+    }
+  }
+  // The header and tensor table are small next to the data; they are built in memory.
+  ByteSink sink;
+  sink.out.insert(sink.out.end(), {'G', 'G', 'U', 'F'});
+  sink.put(uint32_t{3});
+  sink.put(uint64_t{tensors_.size()});
+  sink.put(uint64_t{metadata_.size()});
+  for (const KeyValue& kv : metadata_) {
+    sink.put_string(kv.key);
+    sink.put(static_cast<uint32_t>(kv.value.type));
+    sink.put_value(kv.value);
+  }
+  uint64_t offset = 0;
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const DeclaredTensor& t = tensors_[i];
+    sink.put_string(t.name);
+    sink.put(static_cast<uint32_t>(t.shape.size()));
+    for (int64_t d : t.shape) sink.put(static_cast<uint64_t>(d));
+    sink.put(static_cast<uint32_t>(t.type));
+    sink.put(offset);
+    offset = align_up(offset + tensor_bytes(i), alignment_);
+  }
+  sink.pad_to(alignment_);
+  file_size_ = sink.out.size() + offset;
+
+  file_ = std::fopen(path.c_str(), "wb");
+  if (!file_) return Error{path + ": cannot create file: " + std::strerror(errno)};
+  bytes_written_ = 0;
+  current_ = 0;
+  current_written_ = 0;
+  if (Status s = write_raw(sink.out.data(), sink.out.size()); !s) return s;
+  // Tensors of zero bytes cannot occur (every dimension is >= 1), so current_ names a tensor
+  // that still expects data, or the end.
+  return {};
+}
+
+Status StreamWriter::write_tensor_data(std::span<const uint8_t> bytes) {
+  if (!file_) return Error{path_ + ": write_tensor_data() before begin() or after finish()"};
+  if (bytes.empty()) return {};
+  if (current_ >= tensors_.size()) {
+    return Error{path_ + ": " + std::to_string(bytes.size()) + " bytes past the last tensor"};
+  }
+  const uint64_t expected = tensor_bytes(current_);
+  if (current_written_ + bytes.size() > expected) {
+    return Error{path_ + ": tensor '" + tensors_[current_].name + "' takes " +
+                 std::to_string(expected) + " bytes; got " +
+                 std::to_string(current_written_ + bytes.size())};
+  }
+  if (Status s = write_raw(bytes.data(), bytes.size()); !s) return s;
+  current_written_ += bytes.size();
+  if (current_written_ == expected) {
+    if (Status s = pad_to_alignment(); !s) return s;
+    ++current_;
+    current_written_ = 0;
+  }
+  return {};
+}
+
+Status StreamWriter::finish() {
+  if (!file_) return Error{path_ + ": finish() before begin()"};
+  if (current_ < tensors_.size()) {
+    return Error{path_ + ": tensor '" + tensors_[current_].name + "' has " +
+                 std::to_string(current_written_) + " of its " +
+                 std::to_string(tensor_bytes(current_)) + " bytes"};
+  }
+  const bool flushed = std::fflush(file_) == 0;
+  const bool closed = std::fclose(file_) == 0;
+  file_ = nullptr;
+  if (!flushed || !closed) return Error{path_ + ": write failed: " + std::strerror(errno)};
   return {};
 }
 

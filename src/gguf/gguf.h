@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <span>
 #include <string>
@@ -162,6 +163,70 @@ class Writer {
   std::vector<KeyValue> metadata_;
   std::vector<PendingTensor> tensors_;
   uint64_t alignment_ = 32;
+};
+
+// Writes a GGUF v3 file too large to hold in memory (a multi-gigabyte model), with the same
+// bytes Writer would produce for the same metadata and tensors. Everything about the file is
+// declared first (metadata, then each tensor's name, shape and type); begin() writes the header
+// and tensor table, and the tensors' bytes are then appended in declaration order, in as many
+// pieces as the caller likes. Each tensor is padded to the alignment after its last byte.
+class StreamWriter {
+ public:
+  StreamWriter() = default;
+  ~StreamWriter();
+  StreamWriter(const StreamWriter&) = delete;
+  StreamWriter& operator=(const StreamWriter&) = delete;
+
+  // Metadata, as Writer's setters (a repeated key replaces the earlier value in place).
+  void set(std::string key, Value value);
+  void set_string(std::string key, std::string value);
+  void set_u32(std::string key, uint32_t value);
+  void set_i32(std::string key, int32_t value);
+  void set_f32(std::string key, float value);
+  void set_bool(std::string key, bool value);
+  void set_string_array(std::string key, const std::vector<std::string>& values);
+  void set_f32_array(std::string key, const std::vector<float>& values);
+  void set_i32_array(std::string key, const std::vector<int32_t>& values);
+
+  // Declares the next tensor. Its data comes later, through write_tensor_data.
+  void add_tensor(std::string name, std::vector<int64_t> shape, tensor::TensorType type);
+
+  // Creates `path` and writes the header and the tensor table. Fails (naming the tensor) when a
+  // declared shape is empty, has a dimension < 1, or a row length that is not a multiple of its
+  // type's block size. Nothing may be declared after.
+  Status begin(const std::string& path);
+  // Appends the next bytes of the current tensor. A piece may not run past the end of the
+  // tensor it belongs to; the padding after a tensor is written when its last byte arrives.
+  Status write_tensor_data(std::span<const uint8_t> bytes);
+  // Checks that every tensor was written in full, then flushes and closes the file.
+  Status finish();
+
+  size_t n_tensors() const { return tensors_.size(); }
+  // The tensor the next bytes belong to (n_tensors() when all are written).
+  size_t current_tensor() const { return current_; }
+  // Bytes of the declared tensor `i` (padding excluded).
+  uint64_t tensor_bytes(size_t i) const;
+  uint64_t bytes_written() const { return bytes_written_; }  // header included
+  uint64_t file_size() const { return file_size_; }          // known after begin()
+
+ private:
+  struct DeclaredTensor {
+    std::string name;
+    std::vector<int64_t> shape;
+    tensor::TensorType type;
+  };
+  Status write_raw(const void* data, size_t n);
+  Status pad_to_alignment();
+
+  std::vector<KeyValue> metadata_;
+  std::vector<DeclaredTensor> tensors_;
+  uint64_t alignment_ = 32;
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  size_t current_ = 0;
+  uint64_t current_written_ = 0;  // bytes of the current tensor so far
+  uint64_t bytes_written_ = 0;
+  uint64_t file_size_ = 0;
 };
 
 }  // namespace cove::gguf

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "kernels/quantized_dot.h"
 #include "tensor/dequantize.h"
 
 namespace cove::kernels {
@@ -33,7 +34,29 @@ float dot_f32(const float* a, const float* b, int64_t n) {
 }
 
 void matmul(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
-  // Each row is dequantized once into a per-thread buffer and used for every token.
+  if (has_quantized_dot(w.type)) {
+    // Round the activations to Q8 blocks once (split over tokens), then split rows.
+    static thread_local std::vector<Q8Activations> acts;
+    const int64_t blocks = w.n_cols / 32;
+    acts.resize(static_cast<size_t>(n_tokens * blocks));
+    Q8Activations* a = acts.data();
+    pool.parallel_for(n_tokens, 1, [&](int64_t begin, int64_t end, int) {
+      for (int64_t t = begin; t < end; ++t) {
+        quantize_activations(x + t * w.n_cols, a + t * blocks, w.n_cols);
+      }
+    });
+    pool.parallel_for(w.n_rows, 16, [&](int64_t begin, int64_t end, int) {
+      quantized_matmul_rows(w.type, w.data, w.row_bytes, w.n_cols, begin, end, a, n_tokens, y,
+                            w.n_rows);
+    });
+    return;
+  }
+  matmul_float(w, x, n_tokens, y, pool);
+}
+
+void matmul_float(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y,
+                  ThreadPool& pool) {
+  // Float types: each row is converted once into a per-thread buffer and used for every token.
   static thread_local std::vector<float> row;
   pool.parallel_for(w.n_rows, 16, [&](int64_t begin, int64_t end, int) {
     if (row.size() < static_cast<size_t>(w.n_cols)) row.resize(static_cast<size_t>(w.n_cols));

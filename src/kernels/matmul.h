@@ -19,6 +19,10 @@ void matmul_reference(const tensor::Matrix& w, const float* x, int64_t n_tokens,
 // The fast path, split over the pool's threads by rows.
 void matmul(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
 
+// Weights converted to F32 row by row, activations kept in F32 (no 8-bit rounding).
+void matmul_float(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y,
+                  ThreadPool& pool);
+
 // Float dot product with several accumulators (vectorizes without reassociation flags).
 float dot_f32(const float* a, const float* b, int64_t n);
 

@@ -13,6 +13,7 @@
 #include "core/result.h"
 #include "model/transformer.h"
 #include "runtime/sampler.h"
+#include "tokenizer/stream_decoder.h"
 #include "tokenizer/tokenizer.h"
 
 namespace cove::runtime {

@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# The project's one test command. CI runs it through .ci/run; developers run it directly.
+#
+#   scripts/test.sh           setup + build, unit tests, sanitizer tests, fuzzing
+#   scripts/test.sh --quick   setup + build and the unit tests only
+#
+# Stages:
+#   setup   scripts/setup.sh: install missing packages, build Release into build/
+#   tests   ctest over build/
+#   asan    build-asan/: AddressSanitizer + UndefinedBehaviorSanitizer build of cove_tests, ctest
+#   fuzz    build-fuzz/: every fuzz/*_fuzz.cpp as a libFuzzer binary, each run for a while from a
+#           seed corpus made in a temp folder out of the shared test files
+#
+# Environment:
+#   COVE_JOBS          parallel build jobs (default 2: the test machines are small and shared)
+#   COVE_ASAN_EXCLUDE  ctest -E regex of tests to skip under the sanitizers (default: none)
+#   COVE_FUZZ_SECONDS  seconds per fuzz target (default 60)
+#
+# Exits non-zero on any failure. The last line of output is always "N passed, N failed": the
+# ctest counts of the tests and asan stages added together, plus one failure for each stage that
+# failed without a failing test to show for it (a build error, a fuzz finding), so the line says
+# "0 failed" exactly when the script succeeds.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT" || exit 1
+
+QUICK=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    -h | --help)
+      sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+      exit 0
+      ;;
+    *)
+      echo "test.sh: unknown option '$arg' (try --help)" >&2
+      exit 2
+      ;;
+  esac
+done
+
+JOBS="${COVE_JOBS:-2}"
+FUZZ_SECONDS="${COVE_FUZZ_SECONDS:-60}"
+ASAN_EXCLUDE="${COVE_ASAN_EXCLUDE:-}"
+SHARED="$ROOT/../shared"
+
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/cove-test.XXXXXX")"
+trap 'rm -rf "$TMP"' EXIT
+
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+STAGE_LINES=()
+STAGE_START=0
+STAGE_NAME=""
+
+stage_begin() {
+  STAGE_NAME="$1"
+  STAGE_START=$SECONDS
+  printf '\n==================== %s: %s ====================\n' "$1" "$2"
+}
+
+# stage_end ok|FAILED|skipped [note]
+stage_end() {
+  local result="$1" note="${2:-}" took=$((SECONDS - STAGE_START))
+  local line
+  line="$(printf '%-6s %-8s %5ds' "$STAGE_NAME" "$result" "$took")${note:+  $note}"
+  STAGE_LINES+=("$line")
+  printf -- '---- %s: %s in %ds%s\n' "$STAGE_NAME" "$result" "$took" "${note:+ ($note)}"
+}
+
+# Runs ctest with the given arguments, adds its counts to the totals and ends the stage.
+# A run that fails without a "N tests failed" count (no tests found, a crash in ctest itself)
+# counts as one failure.
+run_ctest() {
+  local log="$TMP/ctest-$STAGE_NAME.log" rc summary passed_pct failed total
+  ctest "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  summary="$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)"
+  if [[ -z "$summary" ]]; then
+    TOTAL_FAILED=$((TOTAL_FAILED + 1))
+    stage_end FAILED "ctest printed no summary (exit $rc)"
+    return 1
+  fi
+  read -r passed_pct failed total < <(sed -E \
+    's/^([0-9]+)% tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1 \2 \3/' <<<"$summary")
+  : "$passed_pct"
+  TOTAL_PASSED=$((TOTAL_PASSED + total - failed))
+  TOTAL_FAILED=$((TOTAL_FAILED + failed))
+  if ((rc != 0 || failed != 0)); then
+    ((failed == 0)) && TOTAL_FAILED=$((TOTAL_FAILED + 1))
+    stage_end FAILED "$((total - failed)) passed, $failed failed, ctest exit $rc"
+    return 1
+  fi
+  stage_end ok "$total passed"
+}
+
+finish() {
+  printf '\n==================== summary ====================\n'
+  local line
+  for line in "${STAGE_LINES[@]}"; do printf '%s\n' "$line"; done
+  printf 'total %ds\n' "$SECONDS"
+  printf '%d passed, %d failed\n' "$TOTAL_PASSED" "$TOTAL_FAILED"
+  ((TOTAL_FAILED == 0)) && exit 0
+  exit 1
+}
+
+echo "cove tests in $ROOT ($(nproc) CPUs, $JOBS build jobs$( ((QUICK)) && echo ', quick'))"
+
+# ---------------------------------------------------------------------------------------------
+stage_begin setup "install packages, build Release into build/"
+if COVE_JOBS="$JOBS" bash scripts/setup.sh; then
+  stage_end ok
+else
+  TOTAL_FAILED=$((TOTAL_FAILED + 1))
+  stage_end FAILED "setup or build failed; later stages skipped"
+  finish
+fi
+
+# ---------------------------------------------------------------------------------------------
+stage_begin tests "ctest over build/"
+run_ctest --test-dir build --output-on-failure -j2
+
+if ((QUICK)); then finish; fi
+
+# ---------------------------------------------------------------------------------------------
+stage_begin asan "AddressSanitizer + UBSan build of cove_tests in build-asan/"
+if command -v clang++ >/dev/null; then ASAN_CXX=clang++; else ASAN_CXX=g++; fi
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:check_initialization_order=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
+if cmake -S . -B build-asan -G Ninja -DCMAKE_CXX_COMPILER="$ASAN_CXX" -DCOVE_SANITIZE=ON \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+  cmake --build build-asan --target cove_tests --parallel "$JOBS"; then
+  asan_args=(--test-dir build-asan --output-on-failure -j2)
+  if [[ -n "$ASAN_EXCLUDE" ]]; then
+    echo "excluding tests matching: $ASAN_EXCLUDE"
+    asan_args+=(-E "$ASAN_EXCLUDE")
+  fi
+  run_ctest "${asan_args[@]}"
+else
+  TOTAL_FAILED=$((TOTAL_FAILED + 1))
+  stage_end FAILED "sanitizer build failed"
+fi
+
+# ---------------------------------------------------------------------------------------------
+stage_begin fuzz "libFuzzer targets in build-fuzz/, ${FUZZ_SECONDS}s each"
+
+# Seeds each target's corpus folder ($2) from the shared test files. The shared files are
+# copied at run time and never committed.
+seed_corpus() {
+  local target="$1" dir="$2" f
+  if [[ ! -d "$SHARED" ]]; then
+    echo "note: $SHARED not found; $target starts from an empty corpus"
+    return
+  fi
+  case "$target" in
+    gguf_fuzz)
+      # The first 64 KB of a model and two vocab files: real headers, cut short.
+      for f in models/stories260K.gguf models/tiny-qwen2-Q4_K_M.gguf \
+        vocab/ggml-vocab-llama-spm.gguf vocab/ggml-vocab-gpt-2.gguf; do
+        [[ -f "$SHARED/$f" ]] && head -c 65536 "$SHARED/$f" >"$dir/$(basename "$f").head"
+      done
+      ;;
+    *)
+      # Text targets (the tokenizer): the vocab test inputs.
+      for f in "$SHARED"/vocab/*.inp; do
+        [[ -f "$f" ]] && cp "$f" "$dir/"
+      done
+      ;;
+  esac
+}
+
+fuzz_sources=(fuzz/*_fuzz.cpp)
+if [[ ! -e "${fuzz_sources[0]}" ]]; then
+  stage_end skipped "no fuzz/*_fuzz.cpp"
+elif ! command -v clang++ >/dev/null; then
+  TOTAL_FAILED=$((TOTAL_FAILED + 1))
+  stage_end FAILED "clang++ not found (scripts/setup.sh installs it)"
+elif ! cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCOVE_FUZZ=ON \
+  -DCOVE_TESTS=OFF -DCOVE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+  TOTAL_FAILED=$((TOTAL_FAILED + 1))
+  stage_end FAILED "configuring build-fuzz failed"
+else
+  fuzz_failures=()
+  for src in "${fuzz_sources[@]}"; do
+    target="$(basename "$src" .cpp)"
+    echo "-- $target: building"
+    if ! cmake --build build-fuzz --target "$target" --parallel "$JOBS"; then
+      fuzz_failures+=("$target (build)")
+      continue
+    fi
+    corpus="$TMP/$target/corpus"
+    artifacts="$TMP/$target/artifacts"
+    mkdir -p "$corpus" "$artifacts"
+    seed_corpus "$target" "$corpus"
+    fuzz_args=(-max_total_time="$FUZZ_SECONDS" -timeout=30 -rss_limit_mb=2048
+      -print_final_stats=1 -artifact_prefix="$artifacts/")
+    [[ "$target" == gguf_fuzz ]] && fuzz_args+=(-max_len=65536)
+    echo "-- $target: fuzzing for ${FUZZ_SECONDS}s from $(find "$corpus" -type f | wc -l) seeds"
+    log="$TMP/$target/fuzz.log"
+    # Run from the temp folder so nothing the fuzzer writes lands in the checkout.
+    (cd "$TMP/$target" && "$ROOT/build-fuzz/$target" "${fuzz_args[@]}" "$corpus") >"$log" 2>&1
+    rc=$?
+    if ((rc == 0)); then
+      grep -E '^(Done [0-9]+ runs|stat::number_of_executed_units|stat::new_units_added)' "$log" |
+        sed 's/^/   /'
+    else
+      # The report, without libFuzzer's progress lines.
+      grep -vE '^#[0-9]+[[:space:]]' "$log" | tail -n 80
+      kept="$ROOT/build-fuzz/findings/$target"
+      mkdir -p "$kept"
+      cp -r "$artifacts/." "$kept/" 2>/dev/null
+      echo "-- $target: FOUND A PROBLEM (exit $rc); inputs kept in ${kept#"$ROOT/"}/:"
+      ls -l "$kept"
+      echo "   reproduce: build-fuzz/$target ${kept#"$ROOT/"}/<file>"
+      fuzz_failures+=("$target (finding)")
+    fi
+  done
+  if ((${#fuzz_failures[@]} == 0)); then
+    stage_end ok "${#fuzz_sources[@]} target(s)"
+  else
+    TOTAL_FAILED=$((TOTAL_FAILED + ${#fuzz_failures[@]}))
+    stage_end FAILED "${fuzz_failures[*]}"
+  fi
+fi
+
+finish

@@ -1,0 +1,238 @@
+// Per-target integer dot kernels (Highway's include pattern: this file is compiled once per
+// SIMD target by quantized_dot.cpp). x86 targets use the byte multiply-add instructions
+// directly (vpmaddubsw: 32 unsigned x signed byte products summed in pairs per instruction),
+// which Highway 1.0 does not expose; other targets run portable code that the compiler
+// vectorizes for them.
+
+#if defined(COVE_KERNELS_QUANTIZED_DOT_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef COVE_KERNELS_QUANTIZED_DOT_INL_H_
+#undef COVE_KERNELS_QUANTIZED_DOT_INL_H_
+#else
+#define COVE_KERNELS_QUANTIZED_DOT_INL_H_
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "hwy/highway.h"
+#include "kernels/quantized_dot.h"
+#include "kernels/unpack_blocks.h"
+
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#include <immintrin.h>
+#define COVE_X86_KERNELS 1
+#else
+#define COVE_X86_KERNELS 0
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace cove::kernels::HWY_NAMESPACE {
+
+using tensor::TensorType;
+
+#if COVE_X86_KERNELS
+
+inline float horizontal_sum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Sums of q[i] * a[i] over bytes 0..15 (lanes 0-3) and 16..31 (lanes 4-7), as 8 int32 lanes
+// whose per-half totals are what we need. q must be < 128 so pair sums cannot saturate.
+inline __m256i dot_u8_i8(__m256i q, __m256i a) {
+  const __m256i pairs = _mm256_maddubs_epi16(q, a);
+  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+
+inline float dot_q8_0(const tensor::BlockQ8_0* w, const Q8Activations* x, int64_t n_blocks) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs));
+    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].q));
+    // Signed x signed via |w| x (x with w's sign): vpmaddubsw wants one unsigned operand.
+    const __m256i sums = dot_u8_i8(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xq, wq));
+    const __m256 scale = _mm256_set1_ps(fp16_to_fp32(w[b].d) * x[b].d);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc);
+  }
+  return horizontal_sum(acc);
+}
+
+inline float dot_q4_0(const tensor::BlockQ4_0* w, const Q8Activations* x, int64_t n_blocks) {
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0.0f;  // the -8 of every weight, applied through the activation sums
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
+    const __m256i wq = _mm256_and_si256(
+        _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low_nibbles);
+    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].q));
+    const float d = fp16_to_fp32(w[b].d) * x[b].d;
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(wq, xq)), _mm256_set1_ps(d), acc);
+    offset += d * static_cast<float>(x[b].sum[0] + x[b].sum[1]);
+  }
+  return horizontal_sum(acc) - 8.0f * offset;
+}
+
+// Any unpackable type: each block to (q, A, B), then the common integer kernel per 32.
+inline float dot_unpacked(TensorType type, const void* row, const Q8Activations* x, int64_t n) {
+  detail::UnpackedBlock u;
+  __m256 acc = _mm256_setzero_ps();
+  float offsets = 0.0f;
+  const int per_block = tensor::traits(type).block_size;
+  const int64_t n_blocks = n / per_block;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    detail::unpack_block(type, row, b, u);
+    for (int c = 0; c < per_block / 32; ++c, ++x) {
+      const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(u.q + 32 * c));
+      const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->q));
+      const __m256 scale = _mm256_set_m128(_mm_set1_ps(u.a[2 * c + 1] * x->d),
+                                           _mm_set1_ps(u.a[2 * c] * x->d));
+      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(wq, xq)), scale, acc);
+      offsets += x->d * (u.b[2 * c] * x->sum[0] + u.b[2 * c + 1] * x->sum[1]);
+    }
+  }
+  return horizontal_sum(acc) + offsets;
+}
+
+// A row unpacked beforehand (q per weight, A and B per 16 weights) against activations.
+inline float dot_prepared(const uint8_t* q, const float* a, const float* bias,
+                          const Q8Activations* x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  float offsets = 0.0f;
+  for (int64_t c = 0; c < n / 32; ++c, ++x, q += 32, a += 2, bias += 2) {
+    const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->q));
+    const __m256 scale = _mm256_set_m128(_mm_set1_ps(a[1] * x->d), _mm_set1_ps(a[0] * x->d));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(wq, xq)), scale, acc);
+    offsets += x->d * (bias[0] * x->sum[0] + bias[1] * x->sum[1]);
+  }
+  return horizontal_sum(acc) + offsets;
+}
+
+#else  // portable code
+
+inline float dot_prepared(const uint8_t* q, const float* a, const float* bias,
+                          const Q8Activations* x, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t c = 0; c < n / 32; ++c, ++x, q += 32, a += 2, bias += 2) {
+    int32_t s0 = 0, s1 = 0;
+    for (int i = 0; i < 16; ++i) s0 += q[i] * x->q[i];
+    for (int i = 16; i < 32; ++i) s1 += q[i] * x->q[i];
+    acc += x->d * (a[0] * static_cast<float>(s0) + a[1] * static_cast<float>(s1) +
+                   bias[0] * x->sum[0] + bias[1] * x->sum[1]);
+  }
+  return acc;
+}
+
+inline float dot_q8_0(const tensor::BlockQ8_0* w, const Q8Activations* x, int64_t n_blocks) {
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    int32_t sum = 0;
+    for (int i = 0; i < 32; ++i) sum += w[b].qs[i] * x[b].q[i];
+    acc += static_cast<float>(sum) * (fp16_to_fp32(w[b].d) * x[b].d);
+  }
+  return acc;
+}
+
+inline float dot_unpacked(TensorType type, const void* row, const Q8Activations* x, int64_t n) {
+  detail::UnpackedBlock u;
+  float acc = 0.0f;
+  const int per_block = tensor::traits(type).block_size;
+  for (int64_t b = 0; b < n / per_block; ++b) {
+    detail::unpack_block(type, row, b, u);
+    for (int c = 0; c < per_block / 32; ++c, ++x) {
+      int32_t s0 = 0, s1 = 0;
+      for (int i = 0; i < 16; ++i) s0 += u.q[32 * c + i] * x->q[i];
+      for (int i = 16; i < 32; ++i) s1 += u.q[32 * c + i] * x->q[i];
+      acc += x->d * (u.a[2 * c] * static_cast<float>(s0) + u.a[2 * c + 1] * static_cast<float>(s1) +
+                     u.b[2 * c] * x->sum[0] + u.b[2 * c + 1] * x->sum[1]);
+    }
+  }
+  return acc;
+}
+
+inline float dot_q4_0(const tensor::BlockQ4_0* w, const Q8Activations* x, int64_t n_blocks) {
+  return dot_unpacked(TensorType::Q4_0, w, x, n_blocks * 32);
+}
+
+#endif
+
+inline float DotRow(TensorType type, const void* row, const Q8Activations* x, int64_t n) {
+  switch (type) {
+    case TensorType::Q8_0:
+      return dot_q8_0(static_cast<const tensor::BlockQ8_0*>(row), x, n / 32);
+    case TensorType::Q4_0:
+      return dot_q4_0(static_cast<const tensor::BlockQ4_0*>(row), x, n / 32);
+    default:
+      return dot_unpacked(type, row, x, n);
+  }
+}
+
+// y[r * y_stride] = dot(row r, x) for n_rows rows of row_bytes each.
+void DotRows(TensorType type, const uint8_t* rows, size_t row_bytes, int64_t n_rows,
+             const Q8Activations* x, int64_t n, float* y, int64_t y_stride) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    y[r * y_stride] = DotRow(type, rows + static_cast<size_t>(r) * row_bytes, x, n);
+  }
+}
+
+// Batched products: rows [row_begin, row_end) of W against n_tokens activation rows, written to
+// y[t * y_stride + r]. Rows are taken in tiles; Q8_0 and Q4_0 are read directly, other types are
+// unpacked once per row and reused for every token.
+void MatmulRows(TensorType type, const uint8_t* w, size_t row_bytes, int64_t n,
+                int64_t row_begin, int64_t row_end, const Q8Activations* x, int64_t n_tokens,
+                float* y, int64_t y_stride) {
+  constexpr int64_t kTile = 16;
+  const int64_t blocks_per_row = n / 32;
+  const bool direct = type == TensorType::Q8_0 || type == TensorType::Q4_0 || n_tokens == 1;
+  static thread_local std::vector<uint8_t> q;
+  static thread_local std::vector<float> scales;
+  if (!direct) {
+    q.resize(static_cast<size_t>(kTile * n));
+    scales.resize(static_cast<size_t>(kTile * n / 8));  // A and B per 16 weights
+  }
+  for (int64_t r0 = row_begin; r0 < row_end; r0 += kTile) {
+    const int64_t rows = std::min(kTile, row_end - r0);
+    if (direct) {
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        DotRows(type, w + static_cast<size_t>(r0) * row_bytes, row_bytes, rows,
+                x + t * blocks_per_row, n, y + t * y_stride + r0, 1);
+      }
+      continue;
+    }
+    const int per_block = tensor::traits(type).block_size;
+    detail::UnpackedBlock u;
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint8_t* row = w + static_cast<size_t>(r0 + r) * row_bytes;
+      uint8_t* rq = q.data() + r * n;
+      float* ra = scales.data() + r * (n / 8);
+      float* rb = ra + n / 16;
+      for (int64_t b = 0; b < n / per_block; ++b) {
+        detail::unpack_block(type, row, b, u);
+        std::copy(u.q, u.q + per_block, rq + b * per_block);
+        std::copy(u.a, u.a + per_block / 16, ra + b * (per_block / 16));
+        std::copy(u.b, u.b + per_block / 16, rb + b * (per_block / 16));
+      }
+    }
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const Q8Activations* xt = x + t * blocks_per_row;
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* ra = scales.data() + r * (n / 8);
+        y[t * y_stride + r0 + r] = dot_prepared(q.data() + r * n, ra, ra + n / 16, xt, n);
+      }
+    }
+  }
+}
+
+float DotOne(TensorType type, const void* row, const Q8Activations* x, int64_t n) {
+  return DotRow(type, row, x, n);
+}
+
+}  // namespace cove::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#undef COVE_X86_KERNELS
+#endif  // include guard

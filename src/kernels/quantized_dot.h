@@ -1,0 +1,69 @@
+// Dot products of quantized weight rows with activations quantized on the fly to 8 bits.
+//
+// The fast path of every matrix product: activations (F32) are rounded once per token into
+// Q8 blocks of 32 values with a float scale, then each weight row is multiplied with them in
+// integer arithmetic and scaled per block. That is how the reference engine computes as well
+// (its deviation from exact in the goldens is mostly this rounding).
+//
+// Every weight block is read as small unsigned integers q (0..63, or a signed 8-bit value for
+// Q8_0) with an affine map per 16 weights: w = A * q + B. The dot product of a 32-weight chunk
+// with an activation block (scale da, values qa, half sums s0, s1) is then
+//   da * (A0 * sum(q*qa over the first 16) + A1 * (the second 16) + B0 * s0 + B1 * s1),
+// so the integer inner loop is the same for all types and only the unpacking differs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor_type.h"
+
+namespace cove::kernels {
+
+// One block of 32 activations: x[i] ~= d * q[i]; sum[h] = q[16h] + ... + q[16h + 15].
+struct Q8Activations {
+  float d;
+  int16_t sum[2];
+  int8_t q[32];
+};
+static_assert(sizeof(Q8Activations) == 40, "Q8Activations must be 40 bytes");
+
+// True when weights of `type` have an integer dot kernel (all quantized types cove runs).
+bool has_quantized_dot(tensor::TensorType type);
+
+// Rounds n floats (n a multiple of 32) into n / 32 blocks.
+void quantize_activations(const float* x, Q8Activations* out, int64_t n);
+
+// dot(weight row of n weights, activations of the same n values).
+float quantized_dot(tensor::TensorType type, const void* row, const Q8Activations* x, int64_t n);
+
+// Four consecutive weight rows (row_bytes apart) against one activation row: out[0..3]. Lets
+// the batched kernels load each activation block once for several rows.
+void quantized_dot_x4(tensor::TensorType type, const void* rows, size_t row_bytes,
+                      const Q8Activations* x, int64_t n, float* out);
+
+// y[r * y_stride] = dot(row r, x) for n_rows consecutive rows of row_bytes each.
+void quantized_dot_rows(tensor::TensorType type, const uint8_t* rows, size_t row_bytes,
+                        int64_t n_rows, const Q8Activations* x, int64_t n, float* y,
+                        int64_t y_stride);
+
+// Rows [row_begin, row_end) of a weight matrix (n weights per row) against n_tokens activation
+// rows (n / 32 blocks each): y[t * y_stride + r]. The batched kernel behind kernels::matmul.
+void quantized_matmul_rows(tensor::TensorType type, const uint8_t* w, size_t row_bytes, int64_t n,
+                           int64_t row_begin, int64_t row_end, const Q8Activations* x,
+                           int64_t n_tokens, float* y, int64_t y_stride);
+
+// Scalar references: the same integer arithmetic in plain C++, block by block.
+void quantize_activations_reference(const float* x, Q8Activations* out, int64_t n);
+float quantized_dot_reference(tensor::TensorType type, const void* row, const Q8Activations* x,
+                              int64_t n);
+
+// The SIMD targets compiled into this binary and the one in use ("AVX3", "AVX2", ...).
+std::vector<std::string> compiled_targets();
+std::string active_target();
+// Restricts dispatch to one compiled target (tests, --simd); false if it is not supported here.
+bool force_target(const std::string& name);
+void reset_target();
+
+}  // namespace cove::kernels
