@@ -161,6 +161,13 @@ seed_corpus() {
         [[ -f "$SHARED/$f" ]] && head -c 65536 "$SHARED/$f" >"$dir/$(basename "$f").head"
       done
       ;;
+    grammar_fuzz)
+      # A few small GBNF grammars and a JSON schema.
+      printf 'root ::= "yes" | "no"\n' >"$dir/yes-no.gbnf"
+      printf 'root ::= item ("," item)*\nitem ::= [a-z]+ | "(" root ")"\n' >"$dir/list.gbnf"
+      printf '{"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}' \
+        >"$dir/schema.json"
+      ;;
     *)
       # Text targets (the tokenizer): the vocab test inputs.
       for f in "$SHARED"/vocab/*.inp; do
@@ -195,7 +202,10 @@ else
     seed_corpus "$target" "$corpus"
     fuzz_args=(-max_total_time="$FUZZ_SECONDS" -timeout=30 -rss_limit_mb=2048
       -print_final_stats=1 -artifact_prefix="$artifacts/")
-    [[ "$target" == gguf_fuzz ]] && fuzz_args+=(-max_len=65536)
+    case "$target" in
+      gguf_fuzz) fuzz_args+=(-max_len=65536) ;;     # room for real headers
+      tokenizer_fuzz) fuzz_args+=(-max_len=512) ;;  # each input runs through six vocabs
+    esac
     echo "-- $target: fuzzing for ${FUZZ_SECONDS}s from $(find "$corpus" -type f | wc -l) seeds"
     log="$TMP/$target/fuzz.log"
     # Run from the temp folder so nothing the fuzzer writes lands in the checkout.

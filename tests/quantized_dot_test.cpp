@@ -114,7 +114,7 @@ TEST(QuantizedDot, ActivationRoundingIsWithinHalfAStep) {
   }
   int sum = 0;
   for (int i = 0; i < 16; ++i) sum += acts[0].q[i];
-  EXPECT_EQ(acts[0].sum[0], sum);
+  EXPECT_FLOAT_EQ(acts[0].s[0], acts[0].d * sum);
 }
 
 INSTANTIATE_TEST_SUITE_P(CompiledTargets, QuantizedDotAllTargets,

@@ -97,6 +97,7 @@ class Interpreter::DepthGuard {
 // Entry points and budget
 
 std::string Interpreter::render(const Body& body, const Variables& variables) {
+  take_value_work();  // work done before this render is not ours to charge
   globals_ = std::make_shared<Scope>();
   for (auto& [name, value] : builtin_globals()) globals_->variables[name] = std::move(value);
   for (const auto& [name, value] : variables) globals_->variables[name] = value;
@@ -114,12 +115,14 @@ std::string Interpreter::render(const Body& body, const Variables& variables) {
 }
 
 void Interpreter::charge(uint64_t units) {
-  work_ += units;
-  if (work_ > options_.limits.max_work) {
+  uint64_t value_work = take_value_work();  // comparisons, printing, cycle checks since last time
+  units = units > UINT64_MAX - value_work ? UINT64_MAX : units + value_work;
+  if (units > options_.limits.max_work - work_) {
     throw TemplateError(ErrorKind::kLimit, "template exceeded its work budget of " +
                                                std::to_string(options_.limits.max_work) +
                                                " units (too much looping or copying)");
   }
+  work_ += units;
 }
 
 void Interpreter::check_string_size(size_t bytes) const {
@@ -268,30 +271,44 @@ Interpreter::Flow Interpreter::exec_for(const ForStmt& node, const ScopePtr& sco
   }
   if (items.empty()) return exec_body(node.else_body, scope);
 
+  // One loop object for the whole loop, updated in place each iteration, as Jinja's own loop
+  // context is (a template that keeps `loop` sees it change). Updating beats rebuilding: no
+  // allocation per field per iteration.
   const auto n = static_cast<int64_t>(items.size());
+  auto cycle_index = std::make_shared<int64_t>(0);
+  Value loop = Value::make_dict();
+  ValueDict& fields = loop.dict();
+  auto field = [&fields](const char* key, Value value) {
+    if (Value* slot = fields.find(key)) {
+      *slot = std::move(value);
+    } else {
+      fields.set(Value(key), std::move(value));
+    }
+  };
+  field("cycle", Value::make_function("loop.cycle", [cycle_index](Interpreter&, const Value&,
+                                                                  Arguments& arguments) {
+          if (arguments.positional.empty()) throw_render_error("no items for cycling given");
+          size_t i = static_cast<size_t>(*cycle_index) % arguments.positional.size();
+          return arguments.positional[i];
+        }));
   for (int64_t i = 0; i < n; ++i) {
     auto iteration = std::make_shared<Scope>();
     iteration->parent = scope;
     bind_targets(*iteration, items[static_cast<size_t>(i)]);
-    Value loop = Value::make_dict();
-    ValueDict& fields = loop.dict();
-    fields.set("index", i + 1);
-    fields.set("index0", i);
-    fields.set("revindex", n - i);
-    fields.set("revindex0", n - i - 1);
-    fields.set("first", i == 0);
-    fields.set("last", i == n - 1);
-    fields.set("length", n);
-    fields.set("depth", 1);
-    fields.set("depth0", 0);
-    if (i > 0) fields.set("previtem", items[static_cast<size_t>(i - 1)]);
-    if (i + 1 < n) fields.set("nextitem", items[static_cast<size_t>(i + 1)]);
-    fields.set("cycle", Value::make_function("loop.cycle", [i](Interpreter&, const Value&,
-                                                         Arguments& arguments) {
-                 if (arguments.positional.empty()) throw_render_error("no items for cycling given");
-                 return arguments.positional[static_cast<size_t>(i) % arguments.positional.size()];
-               }));
-    assign(*iteration, "loop", std::move(loop));
+    *cycle_index = i;
+    field("index", i + 1);
+    field("index0", i);
+    field("revindex", n - i);
+    field("revindex0", n - i - 1);
+    field("first", i == 0);
+    field("last", i == n - 1);
+    field("length", n);
+    field("depth", 1);
+    field("depth0", 0);
+    field("previtem", i > 0 ? items[static_cast<size_t>(i - 1)] : Value::undefined("loop.previtem"));
+    field("nextitem",
+          i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value::undefined("loop.nextitem"));
+    assign(*iteration, "loop", loop);
     if (exec_body(node.body, iteration) == Flow::kBreak) break;
   }
   return Flow::kNormal;
@@ -306,9 +323,9 @@ void Interpreter::exec_set(const SetStmt& node, Scope& scope) {
                          node.targets[0] + "' (a " + std::string(target.type_name()) +
                          "): only namespace() objects take attribute assignment");
     }
-    if (value_contains(value, target.identity())) {
-      throw_render_error("cannot store namespace '" + node.targets[0] + "' inside itself");
-    }
+    bool cycle = value_contains(value, target.identity());
+    charge(0);  // the search's cost
+    if (cycle) throw_render_error("cannot store namespace '" + node.targets[0] + "' inside itself");
     target.attributes().set(Value(node.attribute), std::move(value));
     return;
   }
@@ -537,11 +554,11 @@ Value Interpreter::eval_compare(const CompareExpr& node, Scope& scope) {
 
 Value Interpreter::binary(BinaryOp op, const Value& a, const Value& b) {
   if (op == BinaryOp::kConcat) {
-    std::string text = to_str(a);
-    text += to_str(b);
-    check_string_size(text.size());
-    charge_bytes(text.size());
-    return text;
+    std::string left = to_str(a);
+    std::string right = to_str(b);
+    check_string_size(left.size() + right.size());
+    charge_bytes(left.size() + right.size());
+    return left + right;
   }
   if (a.is_undefined()) throw_undefined(a);
   if (b.is_undefined()) throw_undefined(b);
@@ -563,9 +580,11 @@ Value Interpreter::binary(BinaryOp op, const Value& a, const Value& b) {
         return *x + *y;
       }
       if (a.is_list() && b.is_list()) {
-        ValueList items = a.list();
+        charge(a.list().size() + b.list().size());  // before copying: the budget bounds memory
+        ValueList items;
+        items.reserve(a.list().size() + b.list().size());
+        items.insert(items.end(), a.list().begin(), a.list().end());
         items.insert(items.end(), b.list().begin(), b.list().end());
-        charge(items.size());
         return Value::make_list(std::move(items));
       }
       throw_unsupported("+", a, b);
@@ -592,16 +611,24 @@ Value Interpreter::binary(BinaryOp op, const Value& a, const Value& b) {
         int64_t n = std::max<int64_t>(0, integral(count));
         if (sequence.is_string()) {
           const std::string& s = sequence.as_string();
-          if (!s.empty() && static_cast<uint64_t>(n) > options_.limits.max_output_bytes / s.size()) {
-            check_string_size(options_.limits.max_output_bytes + 1);
+          uint64_t bytes;
+          if (__builtin_mul_overflow(static_cast<uint64_t>(s.size()), static_cast<uint64_t>(n),
+                                     &bytes)) {
+            bytes = UINT64_MAX;
           }
-          charge_bytes(s.size() * static_cast<size_t>(n));
+          check_string_size(bytes);
+          charge_bytes(bytes);
           std::string out;
           for (int64_t i = 0; i < n; ++i) out += s;
           return out;
         }
         const ValueList& items = sequence.list();
-        charge(items.size() * static_cast<uint64_t>(n));
+        uint64_t copies;
+        if (__builtin_mul_overflow(static_cast<uint64_t>(items.size()), static_cast<uint64_t>(n),
+                                   &copies)) {
+          copies = UINT64_MAX;
+        }
+        charge(copies);
         ValueList out;
         for (int64_t i = 0; i < n; ++i) out.insert(out.end(), items.begin(), items.end());
         return Value::make_list(std::move(out));

@@ -40,8 +40,10 @@ int64_t require_int(std::string_view function, const Value& v) {
 }
 
 // Refuses to put a container inside itself: a reference cycle would never be freed.
-void check_no_cycle(const Value& container, const Value& item) {
-  if (value_contains(item, container.identity())) {
+void check_no_cycle(Interpreter& interpreter, const Value& container, const Value& item) {
+  bool cycle = value_contains(item, container.identity());
+  interpreter.charge(0);  // the search's cost
+  if (cycle) {
     throw_render_error("cannot put a " + std::string(container.type_name()) + " inside itself");
   }
 }
@@ -268,7 +270,7 @@ Value list_method(Interpreter& interpreter, const Value& self, std::string_view 
   ValueList& items = self.list();
   if (name == "append") {
     std::vector<Value> a = bind_arguments(name, arguments, {"item"});
-    check_no_cycle(self, a[0]);
+    check_no_cycle(interpreter, self, a[0]);
     interpreter.charge(1);
     items.push_back(std::move(a[0]));
     return Value::none();
@@ -276,14 +278,14 @@ Value list_method(Interpreter& interpreter, const Value& self, std::string_view 
   if (name == "extend") {
     std::vector<Value> a = bind_arguments(name, arguments, {"iterable"});
     ValueList added = iterate(a[0]);
-    for (const Value& item : added) check_no_cycle(self, item);
+    for (const Value& item : added) check_no_cycle(interpreter, self, item);
     interpreter.charge(added.size());
     items.insert(items.end(), added.begin(), added.end());
     return Value::none();
   }
   if (name == "insert") {
     std::vector<Value> a = bind_arguments(name, arguments, {"index", "item"});
-    check_no_cycle(self, a[1]);
+    check_no_cycle(interpreter, self, a[1]);
     auto n = static_cast<int64_t>(items.size());
     int64_t i = require_int(name, a[0]);
     i = i < 0 ? std::max<int64_t>(0, i + n) : std::min(i, n);
@@ -369,7 +371,7 @@ Value dict_method(Interpreter& interpreter, const Value& self, std::string_view 
       added = other.dict().entries();
     }
     for (auto& [key, value] : arguments.keyword) added.emplace_back(Value(key), value);
-    for (const ValueDict::Entry& entry : added) check_no_cycle(self, entry.second);
+    for (const ValueDict::Entry& entry : added) check_no_cycle(interpreter, self, entry.second);
     for (ValueDict::Entry& entry : added) dict.set(std::move(entry.first), std::move(entry.second));
     return Value::none();
   }
@@ -564,14 +566,14 @@ Value get_attribute(const Value& object, std::string_view name) {
       if (const Value* found = object.attributes().find(name)) return *found;
       break;
     case ValueKind::kUndefined:  // name the chain for error messages: 'message.content'
-      if (!object.undefined_name().empty()) {
-        return Value::undefined(object.undefined_name() + "." + std::string(name));
-      }
+      if (object.undefined_name().empty()) return object;
+      return Value::undefined(object.undefined_name() + "." + std::string(name));
+    default:
       break;
-    default:  // 'NoneType.strip' is undefined
-      return Value::undefined(std::string(object.type_name()) + "." + std::string(name));
   }
-  return Value::undefined(std::string(name));
+  if (object.is_dict() || object.is_namespace()) return Value::undefined(std::string(name));
+  // 'NoneType.strip' is undefined
+  return Value::undefined(std::string(object.type_name()) + "." + std::string(name));
 }
 
 Value get_item(const Value& object, const Value& key) {

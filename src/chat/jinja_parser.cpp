@@ -570,25 +570,25 @@ class Parser {
     fail(token, "unexpected " + describe(token));
   }
 
+  // Postfix expressions (a.b, a[i], a[i:j], f(x)) are located where their object starts, so
+  // an error in `messages[0].content.strip()` points at `messages`.
   ExprPtr parse_postfix(ExprPtr node, DepthGuard& guard) {
     while (true) {
-      SourceLocation location = peek().location;
+      SourceLocation start = node->location;
       if (skip_operator(".")) {
         guard.deepen();
         if (peek().kind == TokenKind::kInteger) {  // messages.0 is messages[0]
           ExprPtr index = make(peek().location, LiteralExpr{Value(next().int_value)});
-          node = make(location, SubscriptExpr{std::move(node), std::move(index)});
+          node = make(start, SubscriptExpr{std::move(node), std::move(index)});
         } else {
-          node = make(location, AttributeExpr{std::move(node), expect_name("an attribute name")});
+          node = make(start, AttributeExpr{std::move(node), expect_name("an attribute name")});
         }
-      } else if (at_operator("[")) {
+      } else if (skip_operator("[")) {
         guard.deepen();
-        next();
-        node = parse_subscript(std::move(node), location);
-      } else if (at_operator("(")) {
+        node = parse_subscript(std::move(node), start);
+      } else if (skip_operator("(")) {
         guard.deepen();
-        next();
-        node = make(location, CallExpr{std::move(node), parse_call_arguments()});
+        node = make(start, CallExpr{std::move(node), parse_call_arguments()});
       } else {
         return node;
       }
@@ -646,8 +646,9 @@ class Parser {
         node = parse_test(std::move(node));
       } else if (at_operator("(")) {
         guard.deepen();
-        SourceLocation location = next().location;
-        node = make(location, CallExpr{std::move(node), parse_call_arguments()});
+        next();
+        SourceLocation callee_location = node->location;
+        node = make(callee_location, CallExpr{std::move(node), parse_call_arguments()});
       } else {
         return node;
       }

@@ -13,6 +13,9 @@ namespace cove::chat::jinja {
 
 namespace {
 
+// Elements visited by the recursive operations; see take_value_work().
+thread_local uint64_t g_value_work = 0;
+
 [[noreturn]] void throw_too_deep() {
   throw TemplateError(ErrorKind::kLimit,
                       "value nested deeper than " + std::to_string(kMaxNesting) + " levels");
@@ -124,6 +127,7 @@ void append_repr_dict(const ValueDict& dict, std::string& out, int depth) {
 
 void append_str(const Value& value, std::string& out, int depth) {
   if (depth > kMaxNesting) throw_too_deep();
+  ++g_value_work;
   switch (value.kind()) {
     case ValueKind::kUndefined:
       return;
@@ -279,6 +283,7 @@ struct JsonWriter {
 
   void write(const Value& value, int level) {
     if (level > kMaxNesting) throw_too_deep();
+    ++g_value_work;
     switch (value.kind()) {
       case ValueKind::kNone: out += "null"; return;
       case ValueKind::kBool: out += value.as_bool() ? "true" : "false"; return;
@@ -342,6 +347,7 @@ struct JsonWriter {
 
 bool equal(const Value& a, const Value& b, int depth) {
   if (depth > kMaxNesting) throw_too_deep();
+  ++g_value_work;
   auto numeric = [](const Value& v) { return v.is_number() || v.is_bool(); };
   if (numeric(a) && numeric(b)) {
     if (!a.is_float() && !b.is_float()) {
@@ -383,6 +389,7 @@ bool equal(const Value& a, const Value& b, int depth) {
 
 int compare(const Value& a, const Value& b, std::string_view op, int depth) {
   if (depth > kMaxNesting) throw_too_deep();
+  ++g_value_work;
   if (a.is_undefined() && b.is_undefined()) return 0;  // sort(attribute=) over missing fields
   auto numeric = [](const Value& v) { return v.is_number() || v.is_bool(); };
   if (numeric(a) && numeric(b)) {
@@ -720,6 +727,7 @@ std::string format_float(double value) {
 }
 
 bool value_contains(const Value& haystack, const void* container) {
+  if (haystack.identity() == nullptr) return false;
   std::vector<const Value*> stack{&haystack};
   std::unordered_set<const void*> seen;
   while (!stack.empty()) {
@@ -729,6 +737,7 @@ bool value_contains(const Value& haystack, const void* container) {
     if (id == nullptr) continue;
     if (id == container) return true;
     if (!seen.insert(id).second) continue;
+    g_value_work += 4;  // a hash-set insert
     switch (value->kind()) {
       case ValueKind::kList:
         for (const Value& item : value->list()) stack.push_back(&item);
@@ -749,6 +758,12 @@ bool value_contains(const Value& haystack, const void* container) {
     }
   }
   return false;
+}
+
+uint64_t take_value_work() {
+  uint64_t work = g_value_work;
+  g_value_work = 0;
+  return work;
 }
 
 std::vector<size_t> utf8_char_offsets(std::string_view text) {

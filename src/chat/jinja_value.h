@@ -223,6 +223,11 @@ std::string format_float(double value);
 // container `container`. Used before any mutation to keep containers acyclic.
 bool value_contains(const Value& haystack, const void* container);
 
+// The work the functions above did on this thread since the last call: one unit per element
+// compared, printed or serialized, four per container searched by value_contains. Comparing two
+// big nested values costs their size, not one step, so the interpreter adds this to its budget.
+uint64_t take_value_work();
+
 // Strings are UTF-8; length, indexing and slicing count code points as Python does. A byte that
 // is not valid UTF-8 counts as one character.
 std::vector<size_t> utf8_char_offsets(std::string_view text);  // start of each character

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -116,6 +117,15 @@ TestResult summarize_test(std::string name, int64_t n_prompt, int64_t n_gen,
 
 int run_bench(const BenchOptions& o) {
   const bool json = o.output == "json";
+  // On a shared machine other processes take the cores and every figure drops; say so.
+  const double load = runtime::load_average();
+  const int n_cores = static_cast<int>(std::thread::hardware_concurrency());
+  if (n_cores > 0 && load > n_cores) {
+    std::fprintf(stderr,
+                 "warning: the load average is %.1f on %d cores: other processes are running, "
+                 "so these figures will be low and noisy\n",
+                 load, n_cores);
+  }
   std::optional<runtime::Bandwidth> bandwidth;
   if (o.bandwidth) {
     bandwidth =
@@ -129,6 +139,12 @@ int run_bench(const BenchOptions& o) {
           bandwidth->n_threads);
       for (double s : bandwidth->samples) std::printf(" %.1f", s);
       std::printf(")\n");
+      if (bandwidth->cpu_share < 0.9) {
+        std::printf(
+            "  the threads ran %.0f%% of the time (the machine is busy): this is not the "
+            "memory's limit\n",
+            100.0 * bandwidth->cpu_share);
+      }
       std::fflush(stdout);
     }
   }
@@ -140,6 +156,8 @@ int run_bench(const BenchOptions& o) {
                      {"bandwidth_samples_gb_per_s", bandwidth->samples},
                      {"buffer_bytes", bandwidth->buffer_bytes},
                      {"n_threads", bandwidth->n_threads},
+                     {"cpu_share", bandwidth->cpu_share},
+                     {"load_avg", load},
                      {"peak_rss_bytes", runtime::peak_resident_bytes()}});
       std::printf("%s\n", out.dump(2).c_str());
     }
@@ -268,6 +286,7 @@ int run_bench(const BenchOptions& o) {
         {"weight_bytes", weight_bytes},
         {"kv_cache_bytes", transformer.kv_cache_bytes()},
         {"peak_rss_bytes", peak_rss},
+        {"load_avg", load},
     };
     if (r.n_gen > 0) j["effective_gb_per_s"] = weight_bytes * r.ts.mean / 1e9;
     if (bandwidth) j["bandwidth_gb_per_s"] = bandwidth->median_gb_per_s;

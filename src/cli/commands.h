@@ -16,5 +16,6 @@ Command add_tokenize_command(CLI::App& app);
 Command add_perplexity_command(CLI::App& app);
 Command add_synth_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
+Command add_quantize_command(CLI::App& app);
 
 }  // namespace cove::cli

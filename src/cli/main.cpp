@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   add(cove::cli::add_perplexity_command);
   add(cove::cli::add_synth_command);
   add(cove::cli::add_bench_command);
+  add(cove::cli::add_quantize_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

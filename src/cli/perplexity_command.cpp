@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/loaded_model.h"
+#include "model/quantizer.h"
 #include "model/transformer.h"
 #include "runtime/sampler.h"
 
@@ -23,6 +24,7 @@ Command add_perplexity_command(CLI::App& app) {
     int64_t n_ctx = 512;
     int n_threads = 0;
     bool reference = false;
+    std::string precision;
   };
   auto o = std::make_shared<Options>();
   CLI::App* sub = app.add_subcommand("perplexity", "Perplexity of a model over a text file");
@@ -31,12 +33,19 @@ Command add_perplexity_command(CLI::App& app) {
   sub->add_option("-c,--ctx", o->n_ctx, "Tokens per window (default 512)")->check(CLI::Range(2, 1 << 20));
   sub->add_option("-t,--threads", o->n_threads, "Threads (default: all cores)");
   sub->add_flag("--reference-kernels", o->reference, "Use the scalar reference kernels");
+  sub->add_option("--precision", o->precision,
+                  "Convert F32/F16/BF16 weights in memory on load: auto|f32|f16|bf16|q8_0|q4_0|"
+                  "q4_k (default: keep the file's types)");
   return [o]() {
     std::ifstream in(o->file, std::ios::binary);
     if (!in) return fail(o->file + ": cannot open");
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     Result<LoadedModel> loaded = load_model(o->model_path);
     if (!loaded) return fail(loaded.message());
+    Result<std::string> converted =
+        model::apply_precision_option(*loaded->model, o->precision, o->n_threads);
+    if (!converted) return fail(converted.message());
+    if (!converted->empty()) std::fprintf(stderr, "%s\n", converted->c_str());
     const tokenizer::Tokenizer& tok = *loaded->tokenizer;
     std::vector<int32_t> ids = tok.encode(text, false, false);
     const bool bos = tok.add_bos() && tok.bos_id() >= 0;

@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/loaded_model.h"
+#include "model/quantizer.h"
 #include "model/transformer.h"
 #include "runtime/generator.h"
 
@@ -24,12 +25,17 @@ struct RunOptions {
   bool reference = false;
   int n_threads = 0;
   int64_t n_ctx = 0;
+  std::string precision;
   std::vector<std::string> stop;
 };
 
 int run(const RunOptions& o) {
   Result<LoadedModel> loaded = load_model(o.model_path);
   if (!loaded) return fail(loaded.message());
+  Result<std::string> converted =
+      model::apply_precision_option(*loaded->model, o.precision, o.n_threads);
+  if (!converted) return fail(converted.message());
+  if (!converted->empty()) std::fprintf(stderr, "%s\n", converted->c_str());
   const tokenizer::Tokenizer& tok = *loaded->tokenizer;
   std::vector<int32_t> prompt = tok.encode(o.prompt, true, true);
   if (prompt.empty()) return fail("the prompt is empty and the model adds no BOS token");
@@ -78,13 +84,16 @@ int run(const RunOptions& o) {
 }
 
 void add_model_options(CLI::App* sub, std::string& model_path, bool& reference, int& n_threads,
-                       int64_t& n_ctx) {
+                       int64_t& n_ctx, std::string& precision) {
   sub->add_option("-m,--model", model_path, "GGUF model file")->required();
   sub->add_flag("--reference-kernels", reference,
                 "Compute with the scalar reference kernels, F32 activations and KV cache "
                 "(slow, exact)");
   sub->add_option("-t,--threads", n_threads, "Threads (default: all cores)");
   sub->add_option("-c,--ctx", n_ctx, "Context size in tokens (default: the model's, max 4096)");
+  sub->add_option("--precision", precision,
+                  "Convert F32/F16/BF16 weights in memory on load: auto|f32|f16|bf16|q8_0|q4_0|"
+                  "q4_k (default: keep the file's types)");
 }
 
 }  // namespace
@@ -92,7 +101,7 @@ void add_model_options(CLI::App* sub, std::string& model_path, bool& reference, 
 Command add_run_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* sub = app.add_subcommand("run", "Generate text from a prompt");
-  add_model_options(sub, o->model_path, o->reference, o->n_threads, o->n_ctx);
+  add_model_options(sub, o->model_path, o->reference, o->n_threads, o->n_ctx, o->precision);
   sub->add_option("-p,--prompt", o->prompt, "Prompt text")->required();
   sub->add_option("-n,--n-predict", o->n_predict, "Tokens to generate (-1: until EOS or full)");
   sub->add_option("--temp", o->sampling.temperature, "Temperature (0: greedy)");
@@ -125,6 +134,7 @@ struct ScoreOptions {
   bool reference = false;
   int n_threads = 0;
   int64_t n_ctx = 0;
+  std::string precision;
 };
 
 Result<std::vector<int32_t>> parse_ids(const std::string& text) {
@@ -149,6 +159,10 @@ Result<std::vector<int32_t>> parse_ids(const std::string& text) {
 int score(const ScoreOptions& o) {
   Result<LoadedModel> loaded = load_model(o.model_path);
   if (!loaded) return fail(loaded.message());
+  Result<std::string> converted =
+      model::apply_precision_option(*loaded->model, o.precision, o.n_threads);
+  if (!converted) return fail(converted.message());
+  if (!converted->empty()) std::fprintf(stderr, "%s\n", converted->c_str());
   const tokenizer::Tokenizer& tok = *loaded->tokenizer;
   std::vector<int32_t> prompt = tok.encode(o.prompt, true, true);
   if (prompt.empty()) return fail("the prompt is empty and the model adds no BOS token");
@@ -217,7 +231,7 @@ Command add_score_command(CLI::App& app) {
   auto o = std::make_shared<ScoreOptions>();
   CLI::App* sub =
       app.add_subcommand("score", "Log-probability of a continuation given a prompt (teacher forcing)");
-  add_model_options(sub, o->model_path, o->reference, o->n_threads, o->n_ctx);
+  add_model_options(sub, o->model_path, o->reference, o->n_threads, o->n_ctx, o->precision);
   sub->add_option("-p,--prompt", o->prompt, "Prompt text (BOS added as the model asks)")->required();
   auto* text = sub->add_option("--continuation", o->continuation, "Continuation text");
   auto* ids = sub->add_option("--continuation-ids", o->continuation_ids, "Continuation token ids");

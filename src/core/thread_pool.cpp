@@ -1,8 +1,27 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <string>
+#include <utility>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define COVE_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define COVE_CPU_RELAX() asm volatile("yield")
+#else
+#define COVE_CPU_RELAX() std::this_thread::yield()
+#endif
 
 namespace cove {
+namespace {
+
+constexpr auto kSpinTime = std::chrono::microseconds(1000);
+
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
@@ -13,12 +32,24 @@ ThreadPool::~ThreadPool() {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
   }
-  work_ready_.notify_all();
+  wake_.notify_all();
   for (std::thread& t : workers_) t.join();
 }
 
 int ThreadPool::default_threads() {
-  unsigned n = std::thread::hardware_concurrency();
+  // Count distinct (physical id, core id) pairs in /proc/cpuinfo.
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::set<std::pair<std::string, std::string>> cores;
+  std::string line, physical = "0";
+  while (std::getline(cpuinfo, line)) {
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const std::string value = colon + 2 <= line.size() ? line.substr(colon + 2) : "";
+    if (line.rfind("physical id", 0) == 0) physical = value;
+    if (line.rfind("core id", 0) == 0) cores.insert({physical, value});
+  }
+  if (!cores.empty()) return static_cast<int>(cores.size());
+  const unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
@@ -36,17 +67,26 @@ void ThreadPool::run_share(int index) {
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      work_ready_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-      if (stopping_) return;
-      seen = generation_;
+    // Spin for a while, then sleep until the next job.
+    auto spin_until = std::chrono::steady_clock::now() + kSpinTime;
+    int spins = 0;
+    while (generation_.load() == seen && !stopping_.load()) {
+      COVE_CPU_RELAX();
+      // Yield now and then: on an oversubscribed machine the thread we wait for may need
+      // this core.
+      if (++spins % 64 == 0) std::this_thread::yield();
+      if (spins % 256 == 0 && std::chrono::steady_clock::now() > spin_until) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        ++sleepers_;
+        wake_.wait(lock, [&] { return generation_.load() != seen || stopping_.load(); });
+        --sleepers_;
+        spin_until = std::chrono::steady_clock::now() + kSpinTime;
+      }
     }
+    if (stopping_.load()) return;
+    seen = generation_.load();
     run_share(index);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0) work_done_.notify_one();
-    }
+    pending_.fetch_sub(1);
   }
 }
 
@@ -58,18 +98,20 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     fn(0, n, 0);
     return;
   }
-  {
+  job_ = &fn;
+  job_n_ = n;
+  job_grain_ = grain;
+  pending_.store(n_threads_ - 1);
+  generation_.fetch_add(1);  // publishes the job (sequentially consistent)
+  if (sleepers_.load() > 0) {
     std::lock_guard<std::mutex> lock(mutex_);
-    job_ = &fn;
-    job_n_ = n;
-    job_grain_ = grain;
-    pending_ = n_threads_ - 1;
-    ++generation_;
+    wake_.notify_all();
   }
-  work_ready_.notify_all();
   run_share(0);
-  std::unique_lock<std::mutex> lock(mutex_);
-  work_done_.wait(lock, [&] { return pending_ == 0; });
+  for (int spins = 1; pending_.load() != 0; ++spins) {
+    COVE_CPU_RELAX();
+    if (spins % 64 == 0) std::this_thread::yield();
+  }
   job_ = nullptr;
 }
 

@@ -3,8 +3,14 @@
 // Threads are created once; parallel_for hands each worker a contiguous share of [0, n) and
 // waits for all of them. Nothing is allocated per call, so the decode loop can use it freely.
 // The calling thread takes part as worker 0.
+//
+// A decode step of a small model issues a few hundred parallel loops per token, each lasting
+// tens of microseconds, so waking sleeping threads through the OS for each one would cost more
+// than the work. Workers therefore spin on an atomic job counter for a short while (about a
+// millisecond) after each job, and only then sleep on a condition variable.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -26,10 +32,12 @@ class ThreadPool {
 
   // Calls fn(begin, end, thread_index) on disjoint ranges covering [0, n), split in shares that
   // are multiples of `grain` (except the last), and returns when every share is done.
+  // Not reentrant: one parallel_for at a time per pool.
   void parallel_for(int64_t n, int64_t grain,
                     const std::function<void(int64_t, int64_t, int)>& fn);
 
-  // Cores the OS reports (hardware threads); the default thread count.
+  // Physical cores when the OS says (hyper-threads share a core's SIMD units, so more threads
+  // than cores only adds contention), else the hardware threads.
   static int default_threads();
 
  private:
@@ -38,15 +46,15 @@ class ThreadPool {
 
   int n_threads_;
   std::vector<std::thread> workers_;
-  std::mutex mutex_;
-  std::condition_variable work_ready_;
-  std::condition_variable work_done_;
   const std::function<void(int64_t, int64_t, int)>* job_ = nullptr;
   int64_t job_n_ = 0;
   int64_t job_grain_ = 1;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stopping_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<int> sleepers_{0};
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::condition_variable wake_;
 };
 
 }  // namespace cove

@@ -54,7 +54,7 @@ inline float dot_q8_0(const tensor::BlockQ8_0* w, const Q8Activations* x, int64_
     const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].q));
     // Signed x signed via |w| x (x with w's sign): vpmaddubsw wants one unsigned operand.
     const __m256i sums = dot_u8_i8(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xq, wq));
-    const __m256 scale = _mm256_set1_ps(fp16_to_fp32(w[b].d) * x[b].d);
+    const __m256 scale = _mm256_set1_ps(_cvtsh_ss(w[b].d) * x[b].d);
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc);
   }
   return horizontal_sum(acc);
@@ -69,11 +69,131 @@ inline float dot_q4_0(const tensor::BlockQ4_0* w, const Q8Activations* x, int64_
     const __m256i wq = _mm256_and_si256(
         _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low_nibbles);
     const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].q));
-    const float d = fp16_to_fp32(w[b].d) * x[b].d;
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(wq, xq)), _mm256_set1_ps(d), acc);
-    offset += d * static_cast<float>(x[b].sum[0] + x[b].sum[1]);
+    const float wd = _cvtsh_ss(w[b].d);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(wq, xq)), _mm256_set1_ps(wd * x[b].d), acc);
+    offset += wd * (x[b].s[0] + x[b].s[1]);
   }
   return horizontal_sum(acc) - 8.0f * offset;
+}
+
+// Q4_K read directly: each 32-byte chunk holds two 32-weight sub-blocks (low and high
+// nibbles), each lined up with one activation block.
+inline float dot_q4_k(const tensor::BlockQ4_K* w, const Q8Activations* x, int64_t n_blocks) {
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0.0f;
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
+  for (int64_t b = 0; b < n_blocks; ++b, x += 8) {
+    const float d = _cvtsh_ss(w[b].d), dmin = _cvtsh_ss(w[b].dmin);
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      const __m256i packed =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * chunk));
+      const __m256i low = _mm256_and_si256(packed, low_nibbles);
+      const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+      const tensor::ScaleMin first = tensor::k4_scale_min(w[b].scales, 2 * chunk);
+      const tensor::ScaleMin second = tensor::k4_scale_min(w[b].scales, 2 * chunk + 1);
+      const Q8Activations& xa = x[2 * chunk];
+      const Q8Activations& xb = x[2 * chunk + 1];
+      const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xa.q));
+      const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q));
+      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(low, qa)),
+                            _mm256_set1_ps(d * first.scale * xa.d), acc);
+      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(high, qb)),
+                            _mm256_set1_ps(d * second.scale * xb.d), acc);
+      offset += dmin * (first.min * (xa.s[0] + xa.s[1]) + second.min * (xb.s[0] + xb.s[1]));
+    }
+  }
+  return horizontal_sum(acc) - offset;
+}
+
+// Q6_K read directly: per 128-weight half, four 32-weight runs (l, l+32, l+64, l+96) are
+// assembled from the low nibbles and the 2-bit planes of qh, with a signed scale per 16.
+inline float dot_q6_k(const tensor::BlockQ6_K* w, const Q8Activations* x, int64_t n_blocks) {
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0.0f;
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
+  const __m256i two_bits = _mm256_set1_epi8(3);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const float d = _cvtsh_ss(w[b].d);
+    for (int half = 0; half < 2; ++half, x += 4) {
+      const uint8_t* ql = w[b].ql + 64 * half;
+      const int8_t* scales = w[b].scales + 8 * half;
+      const __m256i qh =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qh + 32 * half));
+      const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      const __m256i lows[4] = {_mm256_and_si256(ql0, low_nibbles),
+                               _mm256_and_si256(ql1, low_nibbles),
+                               _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_nibbles),
+                               _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_nibbles)};
+      for (int k = 0; k < 4; ++k) {
+        const __m256i high = _mm256_slli_epi16(
+            _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), two_bits), 4);
+        const __m256i q = _mm256_or_si256(lows[k], high);
+        const Q8Activations& a = x[k];
+        const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q));
+        const float s0 = d * scales[2 * k], s1 = d * scales[2 * k + 1];
+        const __m256 scale = _mm256_set_m128(_mm_set1_ps(s1 * a.d), _mm_set1_ps(s0 * a.d));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(q, xq)), scale, acc);
+        offset += 32.0f * (s0 * a.s[0] + s1 * a.s[1]);
+      }
+    }
+  }
+  return horizontal_sum(acc) - offset;
+}
+
+// Q4_0 and Q8_0 rows against four tokens at once: each weight block is loaded and unpacked
+// once and used four times (prompt processing).
+inline void dot_q4_0_x4(const tensor::BlockQ4_0* w, const Q8Activations* const* x,
+                        int64_t n_blocks, float* out) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  float offset[4] = {0, 0, 0, 0};
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
+    const __m256i wq = _mm256_and_si256(
+        _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low_nibbles);
+    const float wd = _cvtsh_ss(w[b].d);
+    for (int t = 0; t < 4; ++t) {
+      const Q8Activations& a = x[t][b];
+      const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(wq, xq)), _mm256_set1_ps(wd * a.d),
+                               acc[t]);
+      offset[t] += wd * (a.s[0] + a.s[1]);
+    }
+  }
+  for (int t = 0; t < 4; ++t) out[t] = horizontal_sum(acc[t]) - 8.0f * offset[t];
+}
+
+inline void dot_q8_0_x4(const tensor::BlockQ8_0* w, const Q8Activations* const* x,
+                        int64_t n_blocks, float* out) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs));
+    const __m256i magnitude = _mm256_sign_epi8(wq, wq);
+    const float wd = _cvtsh_ss(w[b].d);
+    for (int t = 0; t < 4; ++t) {
+      const Q8Activations& a = x[t][b];
+      const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q));
+      const __m256i sums = dot_u8_i8(magnitude, _mm256_sign_epi8(xq, wq));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(wd * a.d), acc[t]);
+    }
+  }
+  for (int t = 0; t < 4; ++t) out[t] = horizontal_sum(acc[t]);
+}
+
+inline bool DotRowX4(TensorType type, const void* row, const Q8Activations* const* x, int64_t n,
+                     float* out) {
+  if (type == TensorType::Q4_0) {
+    dot_q4_0_x4(static_cast<const tensor::BlockQ4_0*>(row), x, n / 32, out);
+    return true;
+  }
+  if (type == TensorType::Q8_0) {
+    dot_q8_0_x4(static_cast<const tensor::BlockQ8_0*>(row), x, n / 32, out);
+    return true;
+  }
+  return false;
 }
 
 // Any unpackable type: each block to (q, A, B), then the common integer kernel per 32.
@@ -91,7 +211,7 @@ inline float dot_unpacked(TensorType type, const void* row, const Q8Activations*
       const __m256 scale = _mm256_set_m128(_mm_set1_ps(u.a[2 * c + 1] * x->d),
                                            _mm_set1_ps(u.a[2 * c] * x->d));
       acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(wq, xq)), scale, acc);
-      offsets += x->d * (u.b[2 * c] * x->sum[0] + u.b[2 * c + 1] * x->sum[1]);
+      offsets += u.b[2 * c] * x->s[0] + u.b[2 * c + 1] * x->s[1];
     }
   }
   return horizontal_sum(acc) + offsets;
@@ -107,7 +227,7 @@ inline float dot_prepared(const uint8_t* q, const float* a, const float* bias,
     const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->q));
     const __m256 scale = _mm256_set_m128(_mm_set1_ps(a[1] * x->d), _mm_set1_ps(a[0] * x->d));
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(wq, xq)), scale, acc);
-    offsets += x->d * (bias[0] * x->sum[0] + bias[1] * x->sum[1]);
+    offsets += bias[0] * x->s[0] + bias[1] * x->s[1];
   }
   return horizontal_sum(acc) + offsets;
 }
@@ -121,8 +241,8 @@ inline float dot_prepared(const uint8_t* q, const float* a, const float* bias,
     int32_t s0 = 0, s1 = 0;
     for (int i = 0; i < 16; ++i) s0 += q[i] * x->q[i];
     for (int i = 16; i < 32; ++i) s1 += q[i] * x->q[i];
-    acc += x->d * (a[0] * static_cast<float>(s0) + a[1] * static_cast<float>(s1) +
-                   bias[0] * x->sum[0] + bias[1] * x->sum[1]);
+    acc += x->d * (a[0] * static_cast<float>(s0) + a[1] * static_cast<float>(s1)) +
+           bias[0] * x->s[0] + bias[1] * x->s[1];
   }
   return acc;
 }
@@ -147,8 +267,8 @@ inline float dot_unpacked(TensorType type, const void* row, const Q8Activations*
       int32_t s0 = 0, s1 = 0;
       for (int i = 0; i < 16; ++i) s0 += u.q[32 * c + i] * x->q[i];
       for (int i = 16; i < 32; ++i) s1 += u.q[32 * c + i] * x->q[i];
-      acc += x->d * (u.a[2 * c] * static_cast<float>(s0) + u.a[2 * c + 1] * static_cast<float>(s1) +
-                     u.b[2 * c] * x->sum[0] + u.b[2 * c + 1] * x->sum[1]);
+      acc += x->d * (u.a[2 * c] * static_cast<float>(s0) + u.a[2 * c + 1] * static_cast<float>(s1)) +
+             u.b[2 * c] * x->s[0] + u.b[2 * c + 1] * x->s[1];
     }
   }
   return acc;
@@ -156,6 +276,10 @@ inline float dot_unpacked(TensorType type, const void* row, const Q8Activations*
 
 inline float dot_q4_0(const tensor::BlockQ4_0* w, const Q8Activations* x, int64_t n_blocks) {
   return dot_unpacked(TensorType::Q4_0, w, x, n_blocks * 32);
+}
+
+inline bool DotRowX4(TensorType, const void*, const Q8Activations* const*, int64_t, float*) {
+  return false;
 }
 
 #endif
@@ -166,6 +290,12 @@ inline float DotRow(TensorType type, const void* row, const Q8Activations* x, in
       return dot_q8_0(static_cast<const tensor::BlockQ8_0*>(row), x, n / 32);
     case TensorType::Q4_0:
       return dot_q4_0(static_cast<const tensor::BlockQ4_0*>(row), x, n / 32);
+#if COVE_X86_KERNELS
+    case TensorType::Q4_K:
+      return dot_q4_k(static_cast<const tensor::BlockQ4_K*>(row), x, n / 256);
+    case TensorType::Q6_K:
+      return dot_q6_k(static_cast<const tensor::BlockQ6_K*>(row), x, n / 256);
+#endif
     default:
       return dot_unpacked(type, row, x, n);
   }
@@ -197,7 +327,22 @@ void MatmulRows(TensorType type, const uint8_t* w, size_t row_bytes, int64_t n,
   for (int64_t r0 = row_begin; r0 < row_end; r0 += kTile) {
     const int64_t rows = std::min(kTile, row_end - r0);
     if (direct) {
-      for (int64_t t = 0; t < n_tokens; ++t) {
+      int64_t t = 0;
+      // Four tokens at a time where the type has a four-token kernel.
+      for (; t + 4 <= n_tokens; t += 4) {
+        const Q8Activations* xs[4] = {x + t * blocks_per_row, x + (t + 1) * blocks_per_row,
+                                      x + (t + 2) * blocks_per_row, x + (t + 3) * blocks_per_row};
+        float out[4];
+        bool done = true;
+        for (int64_t r = 0; r < rows && done; ++r) {
+          done = DotRowX4(type, w + static_cast<size_t>(r0 + r) * row_bytes, xs, n, out);
+          if (done) {
+            for (int k = 0; k < 4; ++k) y[(t + k) * y_stride + r0 + r] = out[k];
+          }
+        }
+        if (!done) break;
+      }
+      for (; t < n_tokens; ++t) {
         DotRows(type, w + static_cast<size_t>(r0) * row_bytes, row_bytes, rows,
                 x + t * blocks_per_row, n, y + t * y_stride + r0, 1);
       }

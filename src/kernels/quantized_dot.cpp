@@ -51,8 +51,8 @@ void quantize_activations_reference(const float* x, Q8Activations* out, int64_t 
       block.q[i] = static_cast<int8_t>(q);
       sums[i / 16] += q;
     }
-    block.sum[0] = static_cast<int16_t>(sums[0]);
-    block.sum[1] = static_cast<int16_t>(sums[1]);
+    block.s[0] = d * static_cast<float>(sums[0]);
+    block.s[1] = d * static_cast<float>(sums[1]);
   }
 }
 

@@ -7,8 +7,8 @@
 //
 // Every weight block is read as small unsigned integers q (0..63, or a signed 8-bit value for
 // Q8_0) with an affine map per 16 weights: w = A * q + B. The dot product of a 32-weight chunk
-// with an activation block (scale da, values qa, half sums s0, s1) is then
-//   da * (A0 * sum(q*qa over the first 16) + A1 * (the second 16) + B0 * s0 + B1 * s1),
+// with an activation block (scale da, values qa, scaled half sums s0, s1) is then
+//   da * (A0 * sum(q*qa over the first 16) + A1 * (the second 16)) + B0 * s0 + B1 * s1,
 // so the integer inner loop is the same for all types and only the unpacking differs.
 #pragma once
 
@@ -21,13 +21,14 @@
 
 namespace cove::kernels {
 
-// One block of 32 activations: x[i] ~= d * q[i]; sum[h] = q[16h] + ... + q[16h + 15].
+// One block of 32 activations: x[i] ~= d * q[i]; s[h] = d * (q[16h] + ... + q[16h + 15]), the
+// block's halves summed once so that weight offsets cost one multiply per half.
 struct Q8Activations {
   float d;
-  int16_t sum[2];
+  float s[2];
   int8_t q[32];
 };
-static_assert(sizeof(Q8Activations) == 40, "Q8Activations must be 40 bytes");
+static_assert(sizeof(Q8Activations) == 44, "Q8Activations must be 44 bytes");
 
 // True when weights of `type` have an integer dot kernel (all quantized types cove runs).
 bool has_quantized_dot(tensor::TensorType type);

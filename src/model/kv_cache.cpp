@@ -49,26 +49,4 @@ void KvCache::copy_cells(int64_t src, int64_t dst, int64_t n) {
   }
 }
 
-float KvCache::key_dot(int64_t layer, int64_t cell, int64_t head, int64_t head_dim,
-                       const float* q) const {
-  const size_t at = index(layer, cell) + static_cast<size_t>(head * head_dim);
-  float sum = 0.0f;
-  if (type_ == KvType::kF32) {
-    for (int64_t i = 0; i < head_dim; ++i) sum += q[i] * k32_[at + i];
-  } else {
-    for (int64_t i = 0; i < head_dim; ++i) sum += q[i] * fp16_to_fp32(k16_[at + i]);
-  }
-  return sum;
-}
-
-void KvCache::value_accumulate(int64_t layer, int64_t cell, int64_t head, int64_t head_dim,
-                               float weight, float* out) const {
-  const size_t at = index(layer, cell) + static_cast<size_t>(head * head_dim);
-  if (type_ == KvType::kF32) {
-    for (int64_t i = 0; i < head_dim; ++i) out[i] += weight * v32_[at + i];
-  } else {
-    for (int64_t i = 0; i < head_dim; ++i) out[i] += weight * fp16_to_fp32(v16_[at + i]);
-  }
-}
-
 }  // namespace cove::model

@@ -27,11 +27,11 @@ class KvCache {
   void store(int64_t layer, int64_t cell, const float* k, const float* v);
   // Copies cells [src, src + n) to [dst, dst + n) in every layer (prefix reuse).
   void copy_cells(int64_t src, int64_t dst, int64_t n);
-  // Dot product of `q` (head_dim floats) with the key of head `head` in `cell`.
-  float key_dot(int64_t layer, int64_t cell, int64_t head, int64_t head_dim, const float* q) const;
-  // out[0..head_dim) += weight * value of head `head` in `cell`.
-  void value_accumulate(int64_t layer, int64_t cell, int64_t head, int64_t head_dim, float weight,
-                        float* out) const;
+  // Keys / values of `cell` (kv_dim values; consecutive cells are kv_dim apart).
+  const float* keys_f32(int64_t layer, int64_t cell) const { return k32_.data() + index(layer, cell); }
+  const float* values_f32(int64_t layer, int64_t cell) const { return v32_.data() + index(layer, cell); }
+  const uint16_t* keys_f16(int64_t layer, int64_t cell) const { return k16_.data() + index(layer, cell); }
+  const uint16_t* values_f16(int64_t layer, int64_t cell) const { return v16_.data() + index(layer, cell); }
 
  private:
   size_t index(int64_t layer, int64_t cell) const {

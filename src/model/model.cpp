@@ -190,6 +190,7 @@ Result<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::File> file
     COVE_TRY_ASSIGN(m->output_, bind.matrix("output.weight", c.n_embd, c.n_vocab));
   } else {
     m->output_ = m->token_embd_;  // tied embeddings
+    m->tied_output_ = true;
   }
   if (const gguf::TensorInfo* freqs = f.find_tensor("rope_freqs.weight")) {
     const float* factors = nullptr;
@@ -227,6 +228,32 @@ size_t Model::weight_bytes() const {
              l.w_gate.n_bytes() + l.w_up.n_bytes() + l.w_down.n_bytes();
   }
   return total;
+}
+
+void Model::for_each_matrix(
+    const std::function<void(const std::string&, tensor::Matrix&)>& fn) {
+  fn("token_embd.weight", token_embd_);
+  if (tied_output_) {
+    output_ = token_embd_;
+  } else {
+    fn("output.weight", output_);
+  }
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    LayerWeights& l = layers_[i];
+    const std::string b = "blk." + std::to_string(i) + ".";
+    fn(b + "attn_q.weight", l.wq);
+    fn(b + "attn_k.weight", l.wk);
+    fn(b + "attn_v.weight", l.wv);
+    fn(b + "attn_output.weight", l.wo);
+    fn(b + "ffn_gate.weight", l.w_gate);
+    fn(b + "ffn_up.weight", l.w_up);
+    fn(b + "ffn_down.weight", l.w_down);
+  }
+}
+
+const uint8_t* Model::adopt_buffer(std::vector<uint8_t> bytes) {
+  owned_buffers_.push_back(std::move(bytes));  // moving a vector keeps its data where it is
+  return owned_buffers_.back().data();
 }
 
 }  // namespace cove::model

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,6 +67,16 @@ class Model {
   const std::vector<LayerWeights>& layers() const { return layers_; }
   // Bytes of weights one decoded token reads (every matrix once).
   size_t weight_bytes() const;
+  // True when the logits come from the token embedding (no output.weight).
+  bool tied_output() const { return tied_output_; }
+
+  // Rewriting weights (in-memory precision conversion, model/quantizer.h). for_each_matrix
+  // calls fn(tensor name, view) for every weight matrix: the token embedding, the output unless
+  // it is tied, then each layer's seven. fn may rebind the view to memory from adopt_buffer;
+  // a tied output follows the embedding.
+  void for_each_matrix(const std::function<void(const std::string&, tensor::Matrix&)>& fn);
+  // Keeps `bytes` alive as long as the model and returns where they are.
+  const uint8_t* adopt_buffer(std::vector<uint8_t> bytes);
 
  private:
   Model() = default;
@@ -75,6 +86,8 @@ class Model {
   const float* output_norm_ = nullptr;
   tensor::Matrix output_;
   std::vector<LayerWeights> layers_;
+  bool tied_output_ = false;
+  std::vector<std::vector<uint8_t>> owned_buffers_;  // converted weights (adopt_buffer)
 };
 
 }  // namespace cove::model

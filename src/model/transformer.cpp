@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "tensor/dequantize.h"
@@ -40,8 +41,6 @@ Transformer::Transformer(const Model& model, const TransformerOptions& options)
   up_.resize(b * c.n_ff);
   scratch_.resize(b * std::max(c.n_embd, c.n_ff));
   positions_.resize(b);
-  scores_.resize(static_cast<size_t>(pool_.n_threads()));
-  for (auto& s : scores_) s.resize(static_cast<size_t>(n_ctx_));
 }
 
 void Transformer::truncate(int32_t seq, int64_t n_keep) {
@@ -198,22 +197,27 @@ void Transformer::attention(int64_t layer, const BatchToken* batch, const int64_
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const float* q = q_.data();
   float* out = attn_out_.data();
-  pool_.parallel_for(n * c.n_heads, 1, [&](int64_t begin, int64_t end, int thread) {
-    float* scores = scores_[static_cast<size_t>(thread)].data();
+  pool_.parallel_for(n * c.n_heads, 1, [&](int64_t begin, int64_t end, int) {
     for (int64_t job = begin; job < end; ++job) {
       const int64_t t = job / c.n_heads, h = job % c.n_heads;
-      const int64_t kv_head = h / group;
+      const int64_t offset = (h / group) * hd;  // this head's KV head within a cache row
       const int64_t n_keys = positions[t] + 1;
-      const int64_t first_cell = cell(batch[t].seq, 0);
+      const int64_t first = cell(batch[t].seq, 0);
       const float* qh = q + t * d + h * hd;
-      for (int64_t p = 0; p < n_keys; ++p) {
-        scores[p] = cache_.key_dot(layer, first_cell + p, kv_head, hd, qh) * scale;
-      }
-      kernels::softmax(scores, n_keys);
       float* oh = out + t * d + h * hd;
-      std::fill(oh, oh + hd, 0.0f);
-      for (int64_t p = 0; p < n_keys; ++p) {
-        cache_.value_accumulate(layer, first_cell + p, kv_head, hd, scores[p], oh);
+      const size_t stride = static_cast<size_t>(c.kv_dim());
+      if (reference_) {
+        kernels::attention_head_reference(qh, cache_.keys_f32(layer, first) + offset,
+                                          cache_.values_f32(layer, first) + offset, stride,
+                                          n_keys, hd, scale, oh);
+      } else if (cache_.type() == KvType::kF16) {
+        kernels::attention_head_f16(qh, cache_.keys_f16(layer, first) + offset,
+                                    cache_.values_f16(layer, first) + offset, stride, n_keys, hd,
+                                    scale, oh);
+      } else {
+        kernels::attention_head_f32(qh, cache_.keys_f32(layer, first) + offset,
+                                    cache_.values_f32(layer, first) + offset, stride, n_keys, hd,
+                                    scale, oh);
       }
     }
   });

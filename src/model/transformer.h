@@ -85,7 +85,6 @@ class Transformer {
   std::vector<BatchToken> eval_batch_;
   std::vector<float> rope_table_;  // per position: rope_dim/2 (cos, sin) pairs
   int64_t rope_table_positions_ = 0;
-  std::vector<std::vector<float>> scores_;  // per thread: attention scores of one head
 };
 
 }  // namespace cove::model

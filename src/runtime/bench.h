@@ -40,6 +40,10 @@ struct Bandwidth {
   std::vector<double> samples;   // GB/s of each pass
   size_t buffer_bytes = 0;
   int n_threads = 0;
+  // CPU time the process got during the timed passes / (wall time x threads). Well below 1, the
+  // threads were waiting for cores (other load on the machine) and the figure is not the
+  // memory's limit.
+  double cpu_share = 0.0;
 };
 
 // Reads a buffer of `buffer_bytes` (make it much larger than the caches) `passes` times with
@@ -50,6 +54,11 @@ Bandwidth measure_read_bandwidth(size_t buffer_bytes, int n_threads, int passes)
 // scalar reference.
 uint64_t sum_words(const uint64_t* data, size_t n);
 uint64_t sum_words_reference(const uint64_t* data, size_t n);
+
+// User + system CPU seconds this process has used, all threads together.
+double process_cpu_seconds();
+// The 1-minute load average of the machine; negative when unknown.
+double load_average();
 
 // The process's peak resident memory (VmHWM of /proc/self/status) in bytes; 0 when unknown.
 size_t peak_resident_bytes();

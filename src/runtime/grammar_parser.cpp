@@ -22,7 +22,9 @@ bool is_name_char(char c) {
          c == '-';
 }
 
-bool is_surrogate(uint32_t cp) { return cp >= 0xD800 && cp <= 0xDFFF; }
+bool is_surrogate(uint32_t cp) {
+  return cp >= 0xD800 && cp <= 0xDFFF;
+}
 
 // Decodes the UTF-8 code point at text[pos] and advances pos; false on malformed input.
 bool decode_utf8(std::string_view text, size_t& pos, uint32_t& cp) {
@@ -375,8 +377,8 @@ class Parser {
       return true;
     }
     if (peek() != ',') {
-      return fail(pos_, "expected a number, ',' or '}' in a repetition, found " +
-                            describe_char_at(pos_));
+      return fail(pos_,
+                  "expected a number, ',' or '}' in a repetition, found " + describe_char_at(pos_));
     }
     ++pos_;
     if (!number(max, has_max)) return false;
@@ -501,15 +503,34 @@ class Parser {
     const char c = text_[pos_++];
     int hex_digits = 0;
     switch (c) {
-      case 'n': cp = '\n'; return true;
-      case 'r': cp = '\r'; return true;
-      case 't': cp = '\t'; return true;
-      case '\\': case '"': case '\'': case '/': case '[': case ']': case '-': case '^':
+      case 'n':
+        cp = '\n';
+        return true;
+      case 'r':
+        cp = '\r';
+        return true;
+      case 't':
+        cp = '\t';
+        return true;
+      case '\\':
+      case '"':
+      case '\'':
+      case '/':
+      case '[':
+      case ']':
+      case '-':
+      case '^':
         cp = static_cast<uint8_t>(c);
         return true;
-      case 'x': hex_digits = 2; break;
-      case 'u': hex_digits = 4; break;
-      case 'U': hex_digits = 8; break;
+      case 'x':
+        hex_digits = 2;
+        break;
+      case 'u':
+        hex_digits = 4;
+        break;
+      case 'U':
+        hex_digits = 8;
+        break;
       default:
         pos_ = at;
         return fail(at, "unknown escape '\\" + std::string(1, c) + "'");
@@ -525,8 +546,8 @@ class Parser {
       } else if (h >= 'A' && h <= 'F') {
         digit = static_cast<uint32_t>(h - 'A' + 10);
       } else {
-        return fail(at, "escape '\\" + std::string(1, c) + "' needs " +
-                            std::to_string(hex_digits) + " hex digits");
+        return fail(at, "escape '\\" + std::string(1, c) + "' needs " + std::to_string(hex_digits) +
+                            " hex digits");
       }
       cp = cp * 16 + digit;
       ++pos_;
@@ -632,8 +653,7 @@ class Parser {
     // Edges r -> t where r can begin with t.
     std::vector<std::vector<uint32_t>> starts_with(n_rules);
     for (uint32_t a = 0; a < n_alternatives; ++a) {
-      for (uint32_t e = g.alternative_starts[a]; g.elements[e].kind == ElementKind::kRuleRef;
-           ++e) {
+      for (uint32_t e = g.alternative_starts[a]; g.elements[e].kind == ElementKind::kRuleRef; ++e) {
         starts_with[rule_of_alternative[a]].push_back(g.elements[e].value);
         if (!nullable[g.elements[e].value]) break;
       }
@@ -681,7 +701,9 @@ class Parser {
                     "loop forever; make the item non-empty");
       }
     }
-    const auto user_rule = [&](uint32_t r) { return rules_[r].owner == kNoRule ? r : rules_[r].owner; };
+    const auto user_rule = [&](uint32_t r) {
+      return rules_[r].owner == kNoRule ? r : rules_[r].owner;
+    };
     std::vector<uint32_t> names;
     for (uint32_t r : cycle) {
       if (names.empty() || names.back() != user_rule(r)) names.push_back(user_rule(r));
@@ -726,11 +748,20 @@ class Parser {
 
 void append_escaped(std::string& out, uint32_t cp, bool in_class) {
   switch (cp) {
-    case '\n': out += "\\n"; return;
-    case '\r': out += "\\r"; return;
-    case '\t': out += "\\t"; return;
-    case '\\': out += "\\\\"; return;
-    default: break;
+    case '\n':
+      out += "\\n";
+      return;
+    case '\r':
+      out += "\\r";
+      return;
+    case '\t':
+      out += "\\t";
+      return;
+    case '\\':
+      out += "\\\\";
+      return;
+    default:
+      break;
   }
   if (!in_class && cp == '"') {
     out += "\\\"";

@@ -73,8 +73,8 @@ struct CharRange {
 //   R1 ::= x |                   x+ -> x S
 // so every repetition is right-recursive, which the matcher runs in constant stack depth.
 struct ParsedGrammar {
-  std::vector<std::string> rule_names;     // by rule id
-  std::vector<uint32_t> rule_alternatives;  // n_rules + 1 offsets into alternative_starts
+  std::vector<std::string> rule_names;       // by rule id
+  std::vector<uint32_t> rule_alternatives;   // n_rules + 1 offsets into alternative_starts
   std::vector<uint32_t> alternative_starts;  // offsets into elements
   std::vector<GrammarElement> elements;
   std::vector<uint32_t> class_offsets;  // n_classes + 1 offsets into class_ranges

@@ -34,7 +34,8 @@ struct Primitive {
 const std::vector<Primitive>& primitives() {
   static const std::vector<Primitive> kPrimitives = {
       {"ws", R"(( " " | "\n" [ \t]{0,40} )?)", {}},
-      {"value", "object | array | string | number | boolean | null",
+      {"value",
+       "object | array | string | number | boolean | null",
        {"object", "array", "string", "number", "boolean", "null"}},
       {"object",
        R"("{" ws ( string ws ":" ws value ws ( "," ws string ws ":" ws value ws )* )? "}")",
@@ -44,18 +45,23 @@ const std::vector<Primitive>& primitives() {
       {"char", R"([^"\\\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} ))", {}},
       {"int-digits", R"("0" | [1-9] [0-9]{0,19})", {}},
       {"integer", R"("-"? int-digits)", {"int-digits"}},
-      {"unsigned-number", R"(int-digits ( "." [0-9]{1,20} )? ( [eE] [-+]? [0-9]{1,4} )?)",
+      {"unsigned-number",
+       R"(int-digits ( "." [0-9]{1,20} )? ( [eE] [-+]? [0-9]{1,4} )?)",
        {"int-digits"}},
       {"number", R"("-"? unsigned-number)", {"unsigned-number"}},
       {"boolean", R"("true" | "false")", {}},
       {"null", R"("null")", {}},
-      {"date", R"([0-9]{4} "-" ( "0" [1-9] | "1" [0-2] ) "-" ( "0" [1-9] | [12] [0-9] | "3" [01] ))",
+      {"date",
+       R"([0-9]{4} "-" ( "0" [1-9] | "1" [0-2] ) "-" ( "0" [1-9] | [12] [0-9] | "3" [01] ))",
        {}},
       {"partial-time",
-       R"(( [01] [0-9] | "2" [0-3] ) ":" [0-5] [0-9] ":" [0-5] [0-9] ( "." [0-9]{1,9} )?)", {}},
+       R"(( [01] [0-9] | "2" [0-3] ) ":" [0-5] [0-9] ":" [0-5] [0-9] ( "." [0-9]{1,9} )?)",
+       {}},
       {"time-offset", R"("Z" | [+-] ( [01] [0-9] | "2" [0-3] ) ":" [0-5] [0-9])", {}},
       {"time", "partial-time time-offset?", {"partial-time", "time-offset"}},
-      {"date-time", R"(date "T" partial-time time-offset)", {"date", "partial-time", "time-offset"}},
+      {"date-time",
+       R"(date "T" partial-time time-offset)",
+       {"date", "partial-time", "time-offset"}},
       {"uuid",
        R"([0-9a-fA-F]{8} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{12})",
        {}},
@@ -66,9 +72,11 @@ const std::vector<Primitive>& primitives() {
 // Keywords that constrain a value (used to decide whether siblings of anyOf matter).
 const std::set<std::string>& constraint_keywords() {
   static const std::set<std::string> kKeywords = {
-      "type",     "properties", "required",  "additionalProperties", "items",     "prefixItems",
-      "minItems", "maxItems",   "minLength", "maxLength",            "pattern",   "format",
-      "enum",     "const",      "allOf",     "minimum",              "nullable",  "$ref"};
+      "type",      "properties",  "required", "additionalProperties",
+      "items",     "prefixItems", "minItems", "maxItems",
+      "minLength", "maxLength",   "pattern",  "format",
+      "enum",      "const",       "allOf",    "minimum",
+      "nullable",  "$ref"};
   return kKeywords;
 }
 
@@ -215,6 +223,7 @@ class SchemaConverter {
     if (find(schema, "allOf")) {
       Json merged;
       if (!merge_parts({schema}, path, depth, merged)) return false;
+      merged.erase("nullable");  // applied once, by our caller
       return body_for(merged, name, path, depth + 1, body);
     }
     const Json* type = find(schema, "type");
@@ -397,7 +406,8 @@ class SchemaConverter {
       if (const Json* ref = find(part, "$ref")) {
         if (!ref->is_string()) return fail(path + "/$ref", "must be a string");
         const Json* target = resolve(ref->get<std::string>());
-        if (!target) return fail(path + "/$ref", "cannot resolve '" + ref->get<std::string>() + "'");
+        if (!target)
+          return fail(path + "/$ref", "cannot resolve '" + ref->get<std::string>() + "'");
         expanded.push_back(*target);
         part.erase("$ref");
       }
@@ -591,8 +601,8 @@ class SchemaConverter {
     return true;
   }
 
-  bool object_body(const Json& schema, const std::string& name, const std::string& path,
-                   int depth, std::string& body) {
+  bool object_body(const Json& schema, const std::string& name, const std::string& path, int depth,
+                   std::string& body) {
     const std::string ws = use("ws");
     const Json* properties = find(schema, "properties");
     if (properties && !properties->is_object()) {
@@ -668,8 +678,8 @@ class SchemaConverter {
     }
     std::string extra_rule;
     if (!extra_value.empty()) {
-      extra_rule = add_rule(name + "-additional-kv",
-                            use("string") + " ws \":\" ws " + extra_value + " ws");
+      extra_rule =
+          add_rule(name + "-additional-kv", use("string") + " ws \":\" ws " + extra_value + " ws");
     }
     const std::string open = gbnf_literal("{") + " ws";
     const std::string close = gbnf_literal("}");
@@ -699,8 +709,8 @@ class SchemaConverter {
     }
     std::string first;
     for (size_t i = 0; i < optional_rules.size(); ++i) {
-      first += (i ? " | " : "") + optional_rules[i] +
-               (tails[i + 1].empty() ? "" : " " + tails[i + 1]);
+      first +=
+          (i ? " | " : "") + optional_rules[i] + (tails[i + 1].empty() ? "" : " " + tails[i + 1]);
     }
     if (!extra_rule.empty()) {
       first += (first.empty() ? "" : " | ") + extra_rule + " " + tails.back();

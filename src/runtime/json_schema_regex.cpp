@@ -87,21 +87,29 @@ bool contains(const Ranges& ranges, uint32_t cp) {
 
 const Ranges kDigits = {{'0', '9'}};
 const Ranges kWord = {{'0', '9'}, {'A', 'Z'}, {'_', '_'}, {'a', 'z'}};
-const Ranges kSpace = {{'\t', '\r'}, {' ', ' '}, {0xA0, 0xA0}, {0x1680, 0x1680}, {0x2000, 0x200A},
-                       {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F}, {0x3000, 0x3000},
-                       {0xFEFF, 0xFEFF}};
+const Ranges kSpace = {{'\t', '\r'},     {' ', ' '},       {0xA0, 0xA0},     {0x1680, 0x1680},
+                       {0x2000, 0x200A}, {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F},
+                       {0x3000, 0x3000}, {0xFEFF, 0xFEFF}};
 
 // `cp` as it appears inside a JSON string literal.
 std::string json_escaped(uint32_t cp) {
   switch (cp) {
-    case '"': return "\\\"";
-    case '\\': return "\\\\";
-    case '\n': return "\\n";
-    case '\r': return "\\r";
-    case '\t': return "\\t";
-    case 0x08: return "\\b";
-    case 0x0C: return "\\f";
-    default: break;
+    case '"':
+      return "\\\"";
+    case '\\':
+      return "\\\\";
+    case '\n':
+      return "\\n";
+    case '\r':
+      return "\\r";
+    case '\t':
+      return "\\t";
+    case 0x08:
+      return "\\b";
+    case 0x0C:
+      return "\\f";
+    default:
+      break;
   }
   std::string out;
   if (cp < 0x20) {
@@ -144,14 +152,13 @@ class RegexConverter {
  private:
   bool fail(size_t at, const std::string& message) {
     if (!error_) {
-      error_ = "pattern '" + std::string(re_) + "' at offset " + std::to_string(at) + ": " + message;
+      error_ =
+          "pattern '" + std::string(re_) + "' at offset " + std::to_string(at) + ": " + message;
     }
     return false;
   }
   bool at_end() const { return pos_ >= re_.size(); }
-  char peek(size_t ahead = 0) const {
-    return pos_ + ahead < re_.size() ? re_[pos_ + ahead] : '\0';
-  }
+  char peek(size_t ahead = 0) const { return pos_ + ahead < re_.size() ? re_[pos_ + ahead] : '\0'; }
   bool is_final_dollar() const { return peek() == '$' && pos_ + 1 == re_.size(); }
 
   bool parse_alternation(int depth, std::string& out) {
@@ -216,7 +223,8 @@ class RegexConverter {
         out = "(" + (inner.empty() ? std::string("\"\"") : inner) + ")";
         return true;
       }
-      case '[': return parse_class(out);
+      case '[':
+        return parse_class(out);
       case '.':
         ++pos_;
         return emit_set(complement({{'\n', '\n'}, {'\r', '\r'}, {0x2028, 0x2029}}), at, out);
@@ -227,9 +235,14 @@ class RegexConverter {
         if (!parse_escape(false, cp, set, is_set)) return false;
         return is_set ? emit_set(set, at, out) : emit_char(cp, out);
       }
-      case '^': return fail(at, "'^' is only supported at the start of the pattern");
-      case '$': return fail(at, "'$' is only supported at the end of the pattern");
-      case '*': case '+': case '?': case '{':
+      case '^':
+        return fail(at, "'^' is only supported at the start of the pattern");
+      case '$':
+        return fail(at, "'$' is only supported at the end of the pattern");
+      case '*':
+      case '+':
+      case '?':
+      case '{':
         return fail(at, std::string("'") + c + "' has nothing to repeat");
       default: {
         uint32_t cp = 0;
@@ -282,8 +295,8 @@ class RegexConverter {
     while (peek() >= '0' && peek() <= '9') {
       value = value * 10 + static_cast<uint32_t>(peek() - '0');
       present = true;
-      if (value > kMaxCount) return fail(pos_, "counts above " + std::to_string(kMaxCount) +
-                                                   " are not supported");
+      if (value > kMaxCount)
+        return fail(pos_, "counts above " + std::to_string(kMaxCount) + " are not supported");
       ++pos_;
     }
     return true;
@@ -333,23 +346,49 @@ class RegexConverter {
     const char c = re_[pos_++];
     is_set = true;
     switch (c) {
-      case 'd': set = kDigits; return true;
-      case 'D': set = complement(kDigits); return true;
-      case 'w': set = kWord; return true;
-      case 'W': set = complement(kWord); return true;
-      case 's': set = kSpace; return true;
-      case 'S': set = complement(kSpace); return true;
-      default: break;
+      case 'd':
+        set = kDigits;
+        return true;
+      case 'D':
+        set = complement(kDigits);
+        return true;
+      case 'w':
+        set = kWord;
+        return true;
+      case 'W':
+        set = complement(kWord);
+        return true;
+      case 's':
+        set = kSpace;
+        return true;
+      case 'S':
+        set = complement(kSpace);
+        return true;
+      default:
+        break;
     }
     is_set = false;
     switch (c) {
-      case 'n': cp = '\n'; return true;
-      case 'r': cp = '\r'; return true;
-      case 't': cp = '\t'; return true;
-      case 'f': cp = 0x0C; return true;
-      case 'v': cp = 0x0B; return true;
-      case '0': cp = 0; return true;
-      case 'x': return read_hex(2, cp);
+      case 'n':
+        cp = '\n';
+        return true;
+      case 'r':
+        cp = '\r';
+        return true;
+      case 't':
+        cp = '\t';
+        return true;
+      case 'f':
+        cp = 0x0C;
+        return true;
+      case 'v':
+        cp = 0x0B;
+        return true;
+      case '0':
+        cp = 0;
+        return true;
+      case 'x':
+        return read_hex(2, cp);
       case 'u': {
         if (!read_hex(4, cp)) return false;
         if (cp >= 0xD800 && cp <= 0xDFFF) return fail(at, "surrogate escapes are not supported");
@@ -361,7 +400,8 @@ class RegexConverter {
           return true;
         }
         return fail(at, "word boundaries (\\b) are not supported");
-      default: break;
+      default:
+        break;
     }
     if ((c >= '1' && c <= '9') || c == 'k') return fail(at, "backreferences are not supported");
     if (c == 'p' || c == 'P') return fail(at, "Unicode property classes are not supported");
@@ -439,8 +479,8 @@ class RegexConverter {
       }
       parts.push_back(cls + "]");
     }
-    for (uint32_t special : {uint32_t{'"'}, uint32_t{'\\'}, uint32_t{'\n'}, uint32_t{'\t'},
-                             uint32_t{'\r'}}) {
+    for (uint32_t special :
+         {uint32_t{'"'}, uint32_t{'\\'}, uint32_t{'\n'}, uint32_t{'\t'}, uint32_t{'\r'}}) {
       if (contains(set, special)) parts.push_back(gbnf_literal(json_escaped(special)));
     }
     if (parts.empty()) return fail(at, "this set matches no character a JSON string can hold");
@@ -466,11 +506,21 @@ std::string gbnf_literal(std::string_view text) {
   for (char c : text) {
     const uint8_t b = static_cast<uint8_t>(c);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (b < 0x20 || b == 0x7F) {
           char buf[8];
