@@ -7,6 +7,7 @@
 // fast.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -45,7 +46,10 @@ const nlohmann::ordered_json& context_json() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view source(reinterpret_cast<const char*>(data), size);
   cove::Result<Template> compiled = Template::parse(source);
-  if (!compiled.is_ok()) return 0;
+  if (!compiled.is_ok()) {
+    if (compiled.message().find("internal error") != std::string::npos) __builtin_trap();
+    return 0;
+  }
 
   // A fresh context per input: templates may mutate lists and dicts they are given.
   Variables variables;
@@ -59,5 +63,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.fixed_time = 0;
   cove::Result<std::string> text = compiled->render(variables, options);
   if (text.is_ok() && text->size() > options.limits.max_output_bytes) __builtin_trap();
+  // "internal error" means an exception other than a template error escaped the interpreter: a
+  // bug (or memory exhaustion, which the limits should prevent).
+  if (!text.is_ok() && text.message().find("internal error") != std::string::npos) {
+    __builtin_trap();
+  }
   return 0;
 }

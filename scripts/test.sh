@@ -177,6 +177,8 @@ seed_corpus() {
   esac
 }
 
+# The tokenizer target finds the vocab files by its source path; name them outright as well.
+export COVE_VOCAB_DIR="${COVE_VOCAB_DIR:-$SHARED/vocab}"
 fuzz_sources=(fuzz/*_fuzz.cpp)
 if [[ ! -e "${fuzz_sources[0]}" ]]; then
   stage_end skipped "no fuzz/*_fuzz.cpp"

@@ -152,15 +152,18 @@ TEST(JinjaExpressions, FloatsPrintWithPythonRepr) {
 }
 
 TEST(JinjaExpressions, StringEscapes) {
-  EXPECT_EQ(render(R"({{ 'a\tb\u00e9\x41\q' }})"), "a\tb\xC3\xA9" "A\\q");
+  EXPECT_EQ(render(R"({{ 'a\tb\u00e9\x41\q' }})"),
+            "a\tb\xC3\xA9"
+            "A\\q");
   EXPECT_EQ(render(R"({{ "a\nb" }} {{ 'a' "b" }})"), "a\nb ab");
 }
 
 TEST(JinjaExpressions, AttributeAndSubscriptAccess) {
   Json context = {{"m", {{"role", "user"}, {"parts", {1, 2, 3}}}}};
-  EXPECT_EQ(render("{{ m.role }} {{ m['role'] }} {{ m.parts[1] }} {{ m.parts[-1] }} {{ m.parts.0 }}",
-                   context),
-            "user user 2 3 1");
+  EXPECT_EQ(
+      render("{{ m.role }} {{ m['role'] }} {{ m.parts[1] }} {{ m.parts[-1] }} {{ m.parts.0 }}",
+             context),
+      "user user 2 3 1");
   EXPECT_EQ(render("{{ 'abc'[1] }} {{ 'abc'[-1] }} {{ {'a': {'b': 'c'}}.a.b }}"), "b c c");
   // Missing keys and indexes are undefined, which prints as nothing.
   EXPECT_EQ(render("[{{ m.missing }}][{{ m.parts[10] }}][{{ m['nope'] }}]", context), "[][][]");
@@ -169,8 +172,9 @@ TEST(JinjaExpressions, AttributeAndSubscriptAccess) {
 TEST(JinjaExpressions, SlicesFollowPython) {
   EXPECT_EQ(render("{{ [1, 2, 3][::-1] }} {{ [1, 2, 3][1:] }} {{ [1, 2, 3][:-1] }}"),
             "[3, 2, 1] [2, 3] [1, 2]");
-  EXPECT_EQ(render("{{ 'abcdef'[1:5:2] }} {{ [1, 2, 3][::-2] }} {{ [1, 2, 3][5:] }} {{ 'abc'[-10:2] }}"),
-            "bd [3, 1] [] ab");
+  EXPECT_EQ(
+      render("{{ 'abcdef'[1:5:2] }} {{ [1, 2, 3][::-2] }} {{ [1, 2, 3][5:] }} {{ 'abc'[-10:2] }}"),
+      "bd [3, 1] [] ab");
   // Strings slice by character, not byte.
   EXPECT_EQ(render("{{ 'h\xC3\xA9llo'[::-1] }} {{ 'h\xC3\xA9llo'|length }}"), "oll\xC3\xA9h 5");
 }
@@ -258,8 +262,7 @@ TEST(JinjaExpressions, DictKeysFollowPythonHashing) {
 // Statements
 
 TEST(JinjaStatements, IfElifElse) {
-  const char* source =
-      "{% if x is not defined %}undef{% elif x %}truthy{% else %}falsy{% endif %}";
+  const char* source = "{% if x is not defined %}undef{% elif x %}truthy{% else %}falsy{% endif %}";
   EXPECT_EQ(render(source), "undef");
   EXPECT_EQ(render(source, {{"x", 1}}), "truthy");
   EXPECT_EQ(render(source, {{"x", ""}}), "falsy");
@@ -338,10 +341,11 @@ TEST(JinjaStatements, MacrosWithDefaultsAndKeywords) {
 }
 
 TEST(JinjaStatements, RecursiveMacro) {
-  EXPECT_EQ(render("{%- macro walk(items) -%}{%- for item in items -%}"
-                   "{%- if item is iterable -%}[{{ walk(item) }}]{%- else -%}{{ item }}{%- endif -%}"
-                   "{%- endfor -%}{%- endmacro -%}{{ walk([1, [2, [3]], 4]) }}"),
-            "1[2[3]]4");
+  EXPECT_EQ(
+      render("{%- macro walk(items) -%}{%- for item in items -%}"
+             "{%- if item is iterable -%}[{{ walk(item) }}]{%- else -%}{{ item }}{%- endif -%}"
+             "{%- endfor -%}{%- endmacro -%}{{ walk([1, [2, [3]], 4]) }}"),
+      "1[2[3]]4");
 }
 
 TEST(JinjaStatements, CallBlocks) {
@@ -367,9 +371,10 @@ TEST(JinjaStatements, GenerationBlockRendersInPlace) {
 // Filters
 
 TEST(JinjaFilters, StringFilters) {
-  EXPECT_EQ(render("{{ '  x '|trim }}|{{ 'xax'|trim('x') }}|{{ 'Hello'|upper }}|{{ 'Hello'|lower }}|"
-                   "{{ 'hELLO'|capitalize }}|{{ \"they're bill's friends\"|title }}"),
-            "x|a|HELLO|hello|Hello|They're Bill's Friends");
+  EXPECT_EQ(
+      render("{{ '  x '|trim }}|{{ 'xax'|trim('x') }}|{{ 'Hello'|upper }}|{{ 'Hello'|lower }}|"
+             "{{ 'hELLO'|capitalize }}|{{ \"they're bill's friends\"|title }}"),
+      "x|a|HELLO|hello|Hello|They're Bill's Friends");
   EXPECT_EQ(render("{{ 'Hello World'|replace('o', '0') }} {{ 'aaa'|replace('a', 'b', 1) }}"),
             "Hell0 W0rld baa");
   EXPECT_EQ(render("{{ 'a\\nb'|indent(2) }}|{{ 'a\\nb'|indent(2, true) }}|{{ 'a\\n\\nb'|indent }}"),
@@ -414,13 +419,15 @@ TEST(JinjaFilters, RoundHalvesToEven) {
 }
 
 TEST(JinjaFilters, MapSelectRejectWithTests) {
-  Json context = {{"messages",
-                   {{{"role", "user"}, {"content", "hi"}}, {{"role", "assistant"}, {"content", "yo"}}}}};
-  EXPECT_EQ(render("{{ messages|map(attribute='role')|join(',') }} "
-                   "{{ messages|selectattr('role', 'eq', 'user')|list|length }} "
-                   "{{ messages|rejectattr('role', 'equalto', 'user')|map(attribute='content')|first }}",
-                   context),
-            "user,assistant 1 yo");
+  Json context = {
+      {"messages",
+       {{{"role", "user"}, {"content", "hi"}}, {{"role", "assistant"}, {"content", "yo"}}}}};
+  EXPECT_EQ(
+      render("{{ messages|map(attribute='role')|join(',') }} "
+             "{{ messages|selectattr('role', 'eq', 'user')|list|length }} "
+             "{{ messages|rejectattr('role', 'equalto', 'user')|map(attribute='content')|first }}",
+             context),
+      "user,assistant 1 yo");
   EXPECT_EQ(render("{{ ['a', 'B']|map('upper')|list }} {{ [1, 2, 3]|select('odd')|list }} "
                    "{{ [1, 2, 3]|reject('odd')|list }} {{ [0, 1, '']|select|list }}"),
             "['A', 'B'] [1, 3] [2] [1]");
@@ -455,9 +462,10 @@ TEST(JinjaFilters, ItemsAndDictsort) {
 TEST(JinjaFilters, BatchSumMinMax) {
   EXPECT_EQ(render("{{ [1, 2, 3]|batch(2)|list }} {{ [1, 2, 3]|batch(2, 0)|list }}"),
             "[[1, 2], [3]] [[1, 2], [3, 0]]");
-  EXPECT_EQ(render("{{ [1, 2, 3]|sum }} {{ [1.5, 2]|sum }} {{ [{'n': 2}, {'n': 3}]|sum(attribute='n') }} "
-                   "{{ [1, 3, 2]|max }} {{ [1, 3, 2]|min }} [{{ []|max }}]"),
-            "6 3.5 5 3 1 []");
+  EXPECT_EQ(
+      render("{{ [1, 2, 3]|sum }} {{ [1.5, 2]|sum }} {{ [{'n': 2}, {'n': 3}]|sum(attribute='n') }} "
+             "{{ [1, 3, 2]|max }} {{ [1, 3, 2]|min }} [{{ []|max }}]"),
+      "6 3.5 5 3 1 []");
 }
 
 TEST(JinjaFilters, TojsonMatchesHfJsonDumps) {
@@ -512,8 +520,7 @@ TEST(JinjaTests, ValueTests) {
 TEST(JinjaUndefined, RendersEmptyAndIsFalsy) {
   EXPECT_EQ(render("[{{ x }}]{% if x %}yes{% else %}no{% endif %}{% if not x %}!{% endif %}"),
             "[]no!");
-  EXPECT_EQ(render("{{ x == y }} {{ x == none }} {{ x|length }} {{ x|list }}"),
-            "True False 0 []");
+  EXPECT_EQ(render("{{ x == y }} {{ x == none }} {{ x|length }} {{ x|list }}"), "True False 0 []");
 }
 
 TEST(JinjaUndefined, AttributesOfUndefinedAreUndefined) {
@@ -545,7 +552,8 @@ TEST(JinjaErrors, SyntaxErrorsNameLineAndColumn) {
             "template:1:1: syntax error: unclosed comment: '{#' without '#}'");
   EXPECT_EQ(error_of("{% include 'x.html' %}"),
             "template:1:4: syntax error: 'include' is not supported in chat templates");
-  EXPECT_EQ(error_of("{% frobnicate %}"), "template:1:4: syntax error: unknown statement 'frobnicate'");
+  EXPECT_EQ(error_of("{% frobnicate %}"),
+            "template:1:4: syntax error: unknown statement 'frobnicate'");
   EXPECT_EQ(error_of("{% break %}"), "template:1:4: syntax error: 'break' outside a for loop");
   EXPECT_EQ(error_of("{{ a ! b }}"), "template:1:6: syntax error: unexpected character '!'");
 }
@@ -585,24 +593,26 @@ TEST(JinjaErrors, TypeErrorsAreRenderErrors) {
 TEST(JinjaLimits, OutputIsCapped) {
   RenderOptions options;
   options.limits.max_output_bytes = 1000;
-  EXPECT_EQ(error_of("{% for i in range(100) %}0123456789abcdef{% endfor %}", Json::object(), options),
-            "template:1:26: limit exceeded: output exceeds the limit of 1000 bytes");
+  EXPECT_EQ(
+      error_of("{% for i in range(100) %}0123456789abcdef{% endfor %}", Json::object(), options),
+      "template:1:26: limit exceeded: output exceeds the limit of 1000 bytes");
   EXPECT_EQ(error_of("{{ 'x' * 2000 }}", Json::object(), options),
             "template:1:8: limit exceeded: string of 2000 bytes exceeds the output limit of 1000");
 }
 
 TEST(JinjaLimits, RunawayMacroRecursionStops) {
   std::string message = error_of("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
-  EXPECT_NE(message.find("limit exceeded: template nested deeper than 400 levels"), std::string::npos)
+  EXPECT_NE(message.find("limit exceeded: template nested deeper than 400 levels"),
+            std::string::npos)
       << message;
 }
 
 TEST(JinjaLimits, WorkBudgetStopsExplosiveLoops) {
   RenderOptions options;
   options.limits.max_work = 100000;
-  std::string message = error_of(
-      "{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}", Json::object(),
-      options);
+  std::string message =
+      error_of("{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}",
+               Json::object(), options);
   EXPECT_NE(message.find("limit exceeded: template exceeded its work budget of 100000 units"),
             std::string::npos)
       << message;
@@ -647,7 +657,8 @@ TEST(JinjaLimits, DeeplyNestedValuesPrintAnErrorAndFreeWithoutRecursion) {
       "{% set root = [] %}{% set ns = namespace(tail=root) %}{% for i in range(100000) %}"
       "{% set next = [] %}{% set _ = ns.tail.append(next) %}{% set ns.tail = next %}{% endfor %}"
       "{{ root }}";
-  EXPECT_EQ(error_of(source), "template:1:172: limit exceeded: value nested deeper than 128 levels");
+  EXPECT_EQ(error_of(source),
+            "template:1:172: limit exceeded: value nested deeper than 128 levels");
   // Wrapping a value in itself again and again costs its size each time: the budget stops it.
   RenderOptions options;
   options.limits.max_work = 1'000'000;
@@ -744,19 +755,21 @@ TEST(ChatTemplate, ToolCallArgumentsAreBothAMappingAndTheirText) {
   // Text that is not a JSON object stays a string.
   Json messages = Json::parse(R"([{"role": "assistant", "content": "", "tool_calls": [
       {"type": "function", "function": {"name": "f", "arguments": "not json"}}]}])");
-  EXPECT_EQ(render_chat(kEchoTemplate, "", "", messages), "assistant=|f:\"not json\"::text=not json;no tools>");
+  EXPECT_EQ(render_chat(kEchoTemplate, "", "", messages),
+            "assistant=|f:\"not json\"::text=not json;no tools>");
 }
 
 TEST(ChatTemplate, NullOrEmptyToolCallsAreDropped) {
   Json messages = Json::parse(R"([{"role": "assistant", "content": "a", "tool_calls": null},
                                   {"role": "assistant", "content": "b", "tool_calls": []}])");
-  EXPECT_EQ(render_chat("{% for m in messages %}{{ 'tool_calls' in m }}{% endfor %}", "", "", messages),
-            "FalseFalse");
+  EXPECT_EQ(
+      render_chat("{% for m in messages %}{{ 'tool_calls' in m }}{% endfor %}", "", "", messages),
+      "FalseFalse");
 }
 
 TEST(ChatTemplate, ExposesSpecialTokensAndExtraContext) {
-  EXPECT_EQ(render_chat("{{ bos_token }}|{{ eos_token }}|{{ enable_thinking }}|{{ tools }}", "<s>", "</s>",
-                        kConversation, nullptr, Json{{"enable_thinking", false}}),
+  EXPECT_EQ(render_chat("{{ bos_token }}|{{ eos_token }}|{{ enable_thinking }}|{{ tools }}", "<s>",
+                        "</s>", kConversation, nullptr, Json{{"enable_thinking", false}}),
             "<s>|</s>|False|None");
 }
 
@@ -797,20 +810,23 @@ TEST(ChatTemplate, ChatMlFallback) {
 // Published templates, one family at a time
 
 // meta-llama/Llama-2-7b-chat-hf
-const char* kLlama2Template = R"jinja({% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\n' + system_message + '\n<</SYS>>\n\n' + message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %})jinja";
+const char* kLlama2Template =
+    R"jinja({% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\n' + system_message + '\n<</SYS>>\n\n' + message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %})jinja";
 
 TEST(ChatTemplateFamilies, Llama2) {
   EXPECT_EQ(render_chat(kLlama2Template, "<s>", "</s>", kConversation),
             "<s>[INST] <<SYS>>\nYou are a helpful assistant.\n<</SYS>>\n\nHello! [/INST] Hi there! "
             "</s><s>[INST] How are you? [/INST]");
-  Json two_users = Json::parse(R"([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])");
+  Json two_users =
+      Json::parse(R"([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])");
   EXPECT_EQ(render_chat(kLlama2Template, "<s>", "</s>", two_users),
             "ERROR: chat template:1:314: raise_exception: Conversation roles must alternate "
             "user/assistant/user/assistant/...");
 }
 
 // meta-llama/Meta-Llama-3-8B-Instruct
-const char* kLlama3Template = R"jinja({% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>
+const char* kLlama3Template =
+    R"jinja({% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>
 
 '+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>
 
@@ -970,7 +986,8 @@ TEST(ChatTemplateFamilies, Llama31WithTools) {
       "            \"type\": \"object\",\n            \"properties\": {\n"
       "                \"city\": {\n                    \"type\": \"string\",\n"
       "                    \"description\": \"City name\"\n                }\n            },\n"
-      "            \"required\": [\n                \"city\"\n            ]\n        }\n    }\n}\n\n"
+      "            \"required\": [\n                \"city\"\n            ]\n        }\n    "
+      "}\n}\n\n"
       "What's the weather in Paris?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
       "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}<|eot_id|>"
       "<|start_header_id|>ipython<|end_header_id|>\n\n\"{\\\"temperature\\\": 22}\"<|eot_id|>"
@@ -1091,7 +1108,8 @@ TEST(ChatTemplateFamilies, Llama32DateFromStrftimeNow) {
 }
 
 // mistralai/Mistral-7B-Instruct-v0.1 (original): no system role.
-const char* kMistral01Template = R"jinja({{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %})jinja";
+const char* kMistral01Template =
+    R"jinja({{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %})jinja";
 
 // mistralai/Mistral-7B-Instruct-v0.1 (revised): the system message joins the first turn.
 const char* kMistral01SystemTemplate = R"jinja({%- if messages[0]['role'] == 'system' %}
@@ -1126,9 +1144,10 @@ TEST(ChatTemplateFamilies, Mistral01) {
   EXPECT_EQ(render_chat(kMistral01Template, "<s>", "</s>", kConversation),
             "ERROR: chat template:1:110: raise_exception: Conversation roles must alternate "
             "user/assistant/user/assistant/...");
-  EXPECT_EQ(render_chat(kMistral01SystemTemplate, "<s>", "</s>", kConversation),
-            "<s> [INST] You are a helpful assistant.\n\nHello! [/INST] Hi there!</s> [INST] How are "
-            "you? [/INST]");
+  EXPECT_EQ(
+      render_chat(kMistral01SystemTemplate, "<s>", "</s>", kConversation),
+      "<s> [INST] You are a helpful assistant.\n\nHello! [/INST] Hi there!</s> [INST] How are "
+      "you? [/INST]");
 }
 
 // mistralai/Mistral-7B-Instruct-v0.3: tools before the last user turn, tool calls with 9-char ids.
@@ -1234,18 +1253,21 @@ TEST(ChatTemplateFamilies, Mistral03WithToolCalls) {
       "\"arguments\": {\"city\": \"Paris\"}, \"id\": \"call12345\"}]</s>[TOOL_RESULTS] "
       "{\"content\": {\"temperature\": 22}, \"call_id\": \"call12345\"}[/TOOL_RESULTS] It is 22 "
       "degrees in Paris.</s>[AVAILABLE_TOOLS] [{\"type\": \"function\", \"function\": {\"name\": "
-      "\"get_weather\", \"description\": \"Get the weather for a city\", \"parameters\": {\"type\": "
+      "\"get_weather\", \"description\": \"Get the weather for a city\", \"parameters\": "
+      "{\"type\": "
       "\"object\", \"properties\": {\"city\": {\"type\": \"string\", \"description\": \"City "
       "name\"}}, \"required\": [\"city\"]}}}][/AVAILABLE_TOOLS][INST] Thanks![/INST]");
   Json bad_id = no_system;
   bad_id[1]["tool_calls"][0]["id"] = "call_1";
-  EXPECT_NE(render_chat(kMistral03Template, "<s>", "</s>", bad_id, kTools)
-                .find("raise_exception: Tool call IDs should be alphanumeric strings with length 9!"),
-            std::string::npos);
+  EXPECT_NE(
+      render_chat(kMistral03Template, "<s>", "</s>", bad_id, kTools)
+          .find("raise_exception: Tool call IDs should be alphanumeric strings with length 9!"),
+      std::string::npos);
 }
 
 // Qwen/Qwen2-7B-Instruct
-const char* kQwen2Template = R"jinja({% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system
+const char* kQwen2Template =
+    R"jinja({% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system
 You are a helpful assistant.<|im_end|>
 ' }}{% endif %}{{'<|im_start|>' + message['role'] + '
 ' + message['content'] + '<|im_end|>' + '
@@ -1469,7 +1491,8 @@ TEST(ChatTemplateFamilies, Qwen3DropsPastReasoningAndHonoursEnableThinking) {
 }
 
 // HuggingFaceTB/SmolLM2-1.7B-Instruct: ChatML with a default system prompt.
-const char* kSmolLM2Template = R"jinja({% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system
+const char* kSmolLM2Template =
+    R"jinja({% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system
 You are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>
 ' }}{% endif %}{{'<|im_start|>' + message['role'] + '
 ' + message['content'] + '<|im_end|>' + '
@@ -1497,7 +1520,8 @@ TEST(ChatTemplateFamilies, Phi3FromTheSharedGguf) {
 }
 
 // google/gemma-2-9b-it: no system role at all.
-const char* kGemma2Template = R"jinja({{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '
+const char* kGemma2Template =
+    R"jinja({{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '
 ' + message['content'] | trim + '<end_of_turn>
 ' }}{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model
 '}}{% endif %})jinja";
@@ -1568,20 +1592,24 @@ TEST(ChatTemplateFamilies, Gemma3FoldsTheSystemPromptIntoTheFirstTurn) {
             std::string("<bos><start_of_turn>user\nYou are a helpful assistant.\n\nHello!"
                         "<end_of_turn>\n") +
                 kGemmaTurns);
-  Json two_users = Json::parse(R"([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])");
+  Json two_users =
+      Json::parse(R"([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])");
   EXPECT_EQ(render_chat(kGemma3Template, "<bos>", "<eos>", two_users),
             "ERROR: chat template:19:12: raise_exception: Conversation roles must alternate "
             "user/assistant/user/assistant/...");
 }
 
 // deepseek-ai/DeepSeek-V2-Chat
-const char* kDeepSeekV2Template = R"jinja({% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ 'User: ' + message['content'] + '\n\n' }}{% elif message['role'] == 'assistant' %}{{ 'Assistant: ' + message['content'] + eos_token }}{% elif message['role'] == 'system' %}{{ message['content'] + '\n\n' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %})jinja";
+const char* kDeepSeekV2Template =
+    R"jinja({% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ 'User: ' + message['content'] + '\n\n' }}{% elif message['role'] == 'assistant' %}{{ 'Assistant: ' + message['content'] + eos_token }}{% elif message['role'] == 'system' %}{{ message['content'] + '\n\n' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %})jinja";
 
 // deepseek-ai/DeepSeek-V3: the tool-call arguments are concatenated as text.
-const char* kDeepSeekV3Template = R"jinja({% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}{% set ns = namespace(is_first=false, is_tool=false, is_output_first=true, system_prompt='', is_first_sp=true) %}{%- for message in messages %}{%- if message['role'] == 'system' %}{%- if ns.is_first_sp %}{% set ns.system_prompt = ns.system_prompt + message['content'] %}{% set ns.is_first_sp = false %}{%- else %}{% set ns.system_prompt = ns.system_prompt + '\n\n' + message['content'] %}{%- endif %}{%- endif %}{%- endfor %}{{ bos_token }}{{ ns.system_prompt }}{%- for message in messages %}{%- if message['role'] == 'user' %}{%- set ns.is_tool = false -%}{{'<｜User｜>' + message['content']}}{%- endif %}{%- if message['role'] == 'assistant' and 'tool_calls' in message %}{%- set ns.is_tool = false -%}{%- for tool in message['tool_calls'] %}{%- if not ns.is_first %}{%- if message['content'] is none %}{{'<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + tool['function']['name'] + '\n' + '```json' + '\n' + tool['function']['arguments'] + '\n' + '```' + '<｜tool▁call▁end｜>'}}{%- else %}{{'<｜Assistant｜>' + message['content'] + '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + tool['function']['name'] + '\n' + '```json' + '\n' + tool['function']['arguments'] + '\n' + '```' + '<｜tool▁call▁end｜>'}}{%- endif %}{%- set ns.is_first = true -%}{%- else %}{{'\n' + '<｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + tool['function']['name'] + '\n' + '```json' + '\n' + tool['function']['arguments'] + '\n' + '```' + '<｜tool▁call▁end｜>'}}{%- endif %}{%- endfor %}{{'<｜tool▁calls▁end｜><｜end▁of▁sentence｜>'}}{%- endif %}{%- if message['role'] == 'assistant' and 'tool_calls' not in message %}{%- if ns.is_tool %}{{'<｜tool▁outputs▁end｜>' + message['content'] + '<｜end▁of▁sentence｜>'}}{%- set ns.is_tool = false -%}{%- else %}{{'<｜Assistant｜>' + message['content'] + '<｜end▁of▁sentence｜>'}}{%- endif %}{%- endif %}{%- if message['role'] == 'tool' %}{%- set ns.is_tool = true -%}{%- if ns.is_output_first %}{{'<｜tool▁outputs▁begin｜><｜tool▁output▁begin｜>' + message['content'] + '<｜tool▁output▁end｜>'}}{%- set ns.is_output_first = false %}{%- else %}{{'<｜tool▁output▁begin｜>' + message['content'] + '<｜tool▁output▁end｜>'}}{%- endif %}{%- endif %}{%- endfor -%}{% if ns.is_tool %}{{'<｜tool▁outputs▁end｜>'}}{% endif %}{% if add_generation_prompt and not ns.is_tool %}{{'<｜Assistant｜>'}}{% endif %})jinja";
+const char* kDeepSeekV3Template =
+    R"jinja({% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}{% set ns = namespace(is_first=false, is_tool=false, is_output_first=true, system_prompt='', is_first_sp=true) %}{%- for message in messages %}{%- if message['role'] == 'system' %}{%- if ns.is_first_sp %}{% set ns.system_prompt = ns.system_prompt + message['content'] %}{% set ns.is_first_sp = false %}{%- else %}{% set ns.system_prompt = ns.system_prompt + '\n\n' + message['content'] %}{%- endif %}{%- endif %}{%- endfor %}{{ bos_token }}{{ ns.system_prompt }}{%- for message in messages %}{%- if message['role'] == 'user' %}{%- set ns.is_tool = false -%}{{'<｜User｜>' + message['content']}}{%- endif %}{%- if message['role'] == 'assistant' and 'tool_calls' in message %}{%- set ns.is_tool = false -%}{%- for tool in message['tool_calls'] %}{%- if not ns.is_first %}{%- if message['content'] is none %}{{'<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + tool['function']['name'] + '\n' + '```json' + '\n' + tool['function']['arguments'] + '\n' + '```' + '<｜tool▁call▁end｜>'}}{%- else %}{{'<｜Assistant｜>' + message['content'] + '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + tool['function']['name'] + '\n' + '```json' + '\n' + tool['function']['arguments'] + '\n' + '```' + '<｜tool▁call▁end｜>'}}{%- endif %}{%- set ns.is_first = true -%}{%- else %}{{'\n' + '<｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + tool['function']['name'] + '\n' + '```json' + '\n' + tool['function']['arguments'] + '\n' + '```' + '<｜tool▁call▁end｜>'}}{%- endif %}{%- endfor %}{{'<｜tool▁calls▁end｜><｜end▁of▁sentence｜>'}}{%- endif %}{%- if message['role'] == 'assistant' and 'tool_calls' not in message %}{%- if ns.is_tool %}{{'<｜tool▁outputs▁end｜>' + message['content'] + '<｜end▁of▁sentence｜>'}}{%- set ns.is_tool = false -%}{%- else %}{{'<｜Assistant｜>' + message['content'] + '<｜end▁of▁sentence｜>'}}{%- endif %}{%- endif %}{%- if message['role'] == 'tool' %}{%- set ns.is_tool = true -%}{%- if ns.is_output_first %}{{'<｜tool▁outputs▁begin｜><｜tool▁output▁begin｜>' + message['content'] + '<｜tool▁output▁end｜>'}}{%- set ns.is_output_first = false %}{%- else %}{{'<｜tool▁output▁begin｜>' + message['content'] + '<｜tool▁output▁end｜>'}}{%- endif %}{%- endif %}{%- endfor -%}{% if ns.is_tool %}{{'<｜tool▁outputs▁end｜>'}}{% endif %}{% if add_generation_prompt and not ns.is_tool %}{{'<｜Assistant｜>'}}{% endif %})jinja";
 
 // deepseek-ai/DeepSeek-R1: past reasoning is cut, and the generation prompt opens <think>.
-const char* kDeepSeekR1Template = R"jinja({% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}{% set ns = namespace(is_first=false, is_tool=false, is_output_first=true, system_prompt='') %}{%- for message in messages %}{%- if message['role'] == 'system' %}{% set ns.system_prompt = message['content'] %}{%- endif %}{%- endfor %}{{bos_token}}{{ns.system_prompt}}{%- for message in messages %}{%- if message['role'] == 'user' %}{%- set ns.is_tool = false -%}{{'<｜User｜>' + message['content']}}{%- endif %}{%- if message['role'] == 'assistant' and message['content'] is none %}{%- set ns.is_tool = false -%}{%- for tool in message['tool_calls']%}{%- if not ns.is_first %}{{'<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + tool['function']['name'] + '\n' + '```json' + '\n' + tool['function']['arguments'] + '\n' + '```' + '<｜tool▁call▁end｜>'}}{%- set ns.is_first = true -%}{%- else %}{{'\n' + '<｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + tool['function']['name'] + '\n' + '```json' + '\n' + tool['function']['arguments'] + '\n' + '```' + '<｜tool▁call▁end｜>'}}{{'<｜tool▁calls▁end｜><｜end▁of▁sentence｜>'}}{%- endif %}{%- endfor %}{%- endif %}{%- if message['role'] == 'assistant' and message['content'] is not none %}{%- if ns.is_tool %}{{'<｜tool▁outputs▁end｜>' + message['content'] + '<｜end▁of▁sentence｜>'}}{%- set ns.is_tool = false -%}{%- else %}{% set content = message['content'] %}{% if '</think>' in content %}{% set content = content.split('</think>')[-1] %}{% endif %}{{'<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>'}}{%- endif %}{%- endif %}{%- if message['role'] == 'tool' %}{%- set ns.is_tool = true -%}{%- if ns.is_output_first %}{{'<｜tool▁outputs▁begin｜><｜tool▁output▁begin｜>' + message['content'] + '<｜tool▁output▁end｜>'}}{%- set ns.is_output_first = false %}{%- else %}{{'\n<｜tool▁output▁begin｜>' + message['content'] + '<｜tool▁output▁end｜>'}}{%- endif %}{%- endif %}{%- endfor -%}{% if ns.is_tool %}{{'<｜tool▁outputs▁end｜>'}}{% endif %}{% if add_generation_prompt and not ns.is_tool %}{{'<｜Assistant｜><think>\n'}}{% endif %})jinja";
+const char* kDeepSeekR1Template =
+    R"jinja({% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}{% set ns = namespace(is_first=false, is_tool=false, is_output_first=true, system_prompt='') %}{%- for message in messages %}{%- if message['role'] == 'system' %}{% set ns.system_prompt = message['content'] %}{%- endif %}{%- endfor %}{{bos_token}}{{ns.system_prompt}}{%- for message in messages %}{%- if message['role'] == 'user' %}{%- set ns.is_tool = false -%}{{'<｜User｜>' + message['content']}}{%- endif %}{%- if message['role'] == 'assistant' and message['content'] is none %}{%- set ns.is_tool = false -%}{%- for tool in message['tool_calls']%}{%- if not ns.is_first %}{{'<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + tool['function']['name'] + '\n' + '```json' + '\n' + tool['function']['arguments'] + '\n' + '```' + '<｜tool▁call▁end｜>'}}{%- set ns.is_first = true -%}{%- else %}{{'\n' + '<｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + tool['function']['name'] + '\n' + '```json' + '\n' + tool['function']['arguments'] + '\n' + '```' + '<｜tool▁call▁end｜>'}}{{'<｜tool▁calls▁end｜><｜end▁of▁sentence｜>'}}{%- endif %}{%- endfor %}{%- endif %}{%- if message['role'] == 'assistant' and message['content'] is not none %}{%- if ns.is_tool %}{{'<｜tool▁outputs▁end｜>' + message['content'] + '<｜end▁of▁sentence｜>'}}{%- set ns.is_tool = false -%}{%- else %}{% set content = message['content'] %}{% if '</think>' in content %}{% set content = content.split('</think>')[-1] %}{% endif %}{{'<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>'}}{%- endif %}{%- endif %}{%- if message['role'] == 'tool' %}{%- set ns.is_tool = true -%}{%- if ns.is_output_first %}{{'<｜tool▁outputs▁begin｜><｜tool▁output▁begin｜>' + message['content'] + '<｜tool▁output▁end｜>'}}{%- set ns.is_output_first = false %}{%- else %}{{'\n<｜tool▁output▁begin｜>' + message['content'] + '<｜tool▁output▁end｜>'}}{%- endif %}{%- endif %}{%- endfor -%}{% if ns.is_tool %}{{'<｜tool▁outputs▁end｜>'}}{% endif %}{% if add_generation_prompt and not ns.is_tool %}{{'<｜Assistant｜><think>\n'}}{% endif %})jinja";
 
 const char* kDeepSeekBos = "<｜begin▁of▁sentence｜>";
 const char* kDeepSeekEos = "<｜end▁of▁sentence｜>";
@@ -1602,8 +1630,10 @@ TEST(ChatTemplateFamilies, DeepSeekV3ToolCallsUseTheArgumentText) {
   EXPECT_EQ(
       render_chat(kDeepSeekV3Template, kDeepSeekBos, kDeepSeekEos, kToolConversation, kTools),
       "<｜begin▁of▁sentence｜>You are a helpful assistant.<｜User｜>What's the weather in Paris?"
-      "<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n"
-      "```json\n{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜><｜end▁of▁sentence｜>"
+      "<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_"
+      "weather\n"
+      "```json\n{\"city\": "
+      "\"Paris\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜><｜end▁of▁sentence｜>"
       "<｜tool▁outputs▁begin｜><｜tool▁output▁begin｜>{\"temperature\": 22}<｜tool▁output▁end｜>"
       "<｜tool▁outputs▁end｜>It is 22 degrees in Paris.<｜end▁of▁sentence｜><｜User｜>Thanks!"
       "<｜Assistant｜>");

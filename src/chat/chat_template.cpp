@@ -160,6 +160,8 @@ Result<std::string> ChatTemplate::render_json(const Json& messages, const Json& 
     return compiled_.render(variables, render_options_);
   } catch (const jinja::TemplateError& error) {  // input JSON nested too deeply to convert
     return Error{"chat template: " + error.message()};
+  } catch (const std::exception& error) {  // out of memory converting the input
+    return Error{std::string("chat template: internal error: ") + error.what()};
   }
 }
 

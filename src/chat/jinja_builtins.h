@@ -2,7 +2,8 @@
 // lists and dicts (`s.strip()`, `d.items()`), attribute and item access, and the global
 // functions (range, namespace, dict, raise_exception, strftime_now).
 //
-// Filters and tests live in jinja_filters.cpp; methods, access and globals in jinja_methods.cpp.
+// Filters live in jinja_filters.cpp, tests in jinja_is_tests.cpp, and methods, access and
+// globals in jinja_methods.cpp.
 // Behaviour follows Jinja 3 and Python 3, with HF's chat-template additions: tojson keeps key
 // order, keeps UTF-8 and does not escape HTML; raise_exception and strftime_now exist.
 //
@@ -51,5 +52,29 @@ std::vector<Value> bind_arguments(std::string_view function, const Arguments& ar
 
 // Python's str.strip family: `chars` undefined or none strips whitespace.
 std::string strip_chars(std::string_view text, const Value& chars, bool left, bool right);
+
+// Small helpers the builtin files share.
+namespace detail {
+inline bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+inline char ascii_upper(char c) {
+  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
+}
+inline char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
+// Python's bool is an int: true + 1 == 2.
+inline bool is_integral(const Value& v) {
+  return v.is_int() || v.is_bool();
+}
+inline int64_t integral(const Value& v) {
+  return v.is_bool() ? int64_t{v.as_bool()} : v.as_int();
+}
+// An optional argument that was not given (or given as none).
+inline bool is_missing(const Value& v) {
+  return v.is_undefined() || v.is_none();
+}
+}  // namespace detail
 
 }  // namespace cove::chat::jinja

@@ -1,4 +1,4 @@
-// Filters (`value | name(arguments)`) and tests (`value is name(arguments)`).
+// Filters: `value | name(arguments)`.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -12,14 +12,7 @@ namespace cove::chat::jinja {
 
 namespace {
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-bool is_integral(const Value& v) { return v.is_int() || v.is_bool(); }
-int64_t integral(const Value& v) { return v.is_bool() ? int64_t{v.as_bool()} : v.as_int(); }
-bool is_missing(const Value& v) { return v.is_undefined() || v.is_none(); }
+using namespace detail;  // is_space, ascii_upper, is_integral, ...
 
 std::string lower_ascii(std::string s) {
   for (char& c : s) c = ascii_lower(c);
@@ -34,7 +27,8 @@ Value attribute_path(const Value& object, const Value& path) {
   size_t start = 0;
   while (true) {
     size_t dot = text.find('.', start);
-    std::string part = text.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string part =
+        text.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     int64_t index = 0;
     auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), index);
     if (ec == std::errc() && ptr == part.data() + part.size() && !part.empty()) {
@@ -85,10 +79,14 @@ Value filter_default(Interpreter&, const Value& input, Arguments& arguments) {
 Value filter_length(Interpreter&, const Value& input, Arguments& arguments) {
   bind_arguments("length", arguments, {});
   switch (input.kind()) {
-    case ValueKind::kUndefined: return 0;
-    case ValueKind::kString: return static_cast<int64_t>(utf8_length(input.as_string()));
-    case ValueKind::kList: return static_cast<int64_t>(input.list().size());
-    case ValueKind::kDict: return static_cast<int64_t>(input.dict().size());
+    case ValueKind::kUndefined:
+      return 0;
+    case ValueKind::kString:
+      return static_cast<int64_t>(utf8_length(input.as_string()));
+    case ValueKind::kList:
+      return static_cast<int64_t>(input.list().size());
+    case ValueKind::kDict:
+      return static_cast<int64_t>(input.dict().size());
     default:
       throw_render_error("object of type '" + std::string(input.type_name()) + "' has no len()");
   }
@@ -143,12 +141,18 @@ Value filter_case(Interpreter& interpreter, const Value& input, Arguments& argum
   return s;
 }
 
-Value filter_upper(Interpreter& i, const Value& v, Arguments& a) { return filter_case(i, v, a, "upper"); }
-Value filter_lower(Interpreter& i, const Value& v, Arguments& a) { return filter_case(i, v, a, "lower"); }
+Value filter_upper(Interpreter& i, const Value& v, Arguments& a) {
+  return filter_case(i, v, a, "upper");
+}
+Value filter_lower(Interpreter& i, const Value& v, Arguments& a) {
+  return filter_case(i, v, a, "lower");
+}
 Value filter_capitalize(Interpreter& i, const Value& v, Arguments& a) {
   return filter_case(i, v, a, "capitalize");
 }
-Value filter_title(Interpreter& i, const Value& v, Arguments& a) { return filter_case(i, v, a, "title"); }
+Value filter_title(Interpreter& i, const Value& v, Arguments& a) {
+  return filter_case(i, v, a, "title");
+}
 
 Value filter_trim(Interpreter& interpreter, const Value& input, Arguments& arguments) {
   std::vector<Value> a = bind_arguments("trim", arguments, {"chars"});
@@ -187,12 +191,23 @@ Value filter_escape(Interpreter& interpreter, const Value& input, Arguments& arg
   std::string out;
   for (char c : to_str(input)) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   interpreter.check_string_size(out.size());
@@ -450,7 +465,9 @@ Value filter_indent(Interpreter& interpreter, const Value& input, Arguments& arg
   if (a[0].is_string()) {
     prefix = a[0].as_string();
   } else {
-    int64_t width = a[0].is_undefined() ? 4 : std::clamp<int64_t>(is_integral(a[0]) ? integral(a[0]) : 4, 0, 1024);
+    int64_t width = a[0].is_undefined()
+                        ? 4
+                        : std::clamp<int64_t>(is_integral(a[0]) ? integral(a[0]) : 4, 0, 1024);
     prefix.assign(static_cast<size_t>(width), ' ');
   }
   std::string text = to_str(input) + "\n";  // as Jinja does, so a trailing newline survives
@@ -496,7 +513,8 @@ Value filter_tojson(Interpreter& interpreter, const Value& input, Arguments& arg
       bind_arguments("tojson", arguments, {"ensure_ascii", "indent", "separators", "sort_keys"});
   JsonFormat format;
   format.ensure_ascii = a[0].truthy();
-  if (is_integral(a[1])) format.indent = static_cast<int>(std::clamp<int64_t>(integral(a[1]), 0, 64));
+  if (is_integral(a[1]))
+    format.indent = static_cast<int>(std::clamp<int64_t>(integral(a[1]), 0, 64));
   if (!is_missing(a[2])) {
     ValueList parts = iterate(a[2]);
     if (parts.size() != 2 || !parts[0].is_string() || !parts[1].is_string()) {
@@ -545,8 +563,8 @@ Value filter_min_max(Interpreter& interpreter, const Value& input, Arguments& ar
   Value best_key;
   for (const Value& item : items) {
     Value key = sort_key(a[1].is_undefined() ? item : attribute_path(item, a[1]), a[0].truthy());
-    if (best == nullptr || (want_max ? compare_values(key, best_key) > 0
-                                     : compare_values(key, best_key) < 0)) {
+    if (best == nullptr ||
+        (want_max ? compare_values(key, best_key) > 0 : compare_values(key, best_key) < 0)) {
       best = &item;
       best_key = key;
     }
@@ -554,8 +572,12 @@ Value filter_min_max(Interpreter& interpreter, const Value& input, Arguments& ar
   return best == nullptr ? Value::undefined(want_max ? "max" : "min") : *best;
 }
 
-Value filter_max(Interpreter& i, const Value& v, Arguments& a) { return filter_min_max(i, v, a, true); }
-Value filter_min(Interpreter& i, const Value& v, Arguments& a) { return filter_min_max(i, v, a, false); }
+Value filter_max(Interpreter& i, const Value& v, Arguments& a) {
+  return filter_min_max(i, v, a, true);
+}
+Value filter_min(Interpreter& i, const Value& v, Arguments& a) {
+  return filter_min_max(i, v, a, false);
+}
 
 Value filter_attr(Interpreter&, const Value& input, Arguments& arguments) {
   std::vector<Value> a = bind_arguments("attr", arguments, {"name"});
@@ -613,7 +635,8 @@ Value filter_format(Interpreter& interpreter, const Value& input, Arguments& arg
       out += '%';
       continue;
     }
-    if (next >= arguments.positional.size()) throw_render_error("not enough arguments for format string");
+    if (next >= arguments.positional.size())
+      throw_render_error("not enough arguments for format string");
     const Value& v = arguments.positional[next++];
     if (conversion == 's') {
       out += to_str(v);
@@ -635,152 +658,54 @@ Value filter_format(Interpreter& interpreter, const Value& input, Arguments& arg
   return out;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Tests
-
-bool test_defined(Interpreter&, const Value& v, Arguments&) { return !v.is_undefined(); }
-bool test_undefined(Interpreter&, const Value& v, Arguments&) { return v.is_undefined(); }
-bool test_none(Interpreter&, const Value& v, Arguments&) { return v.is_none(); }
-bool test_string(Interpreter&, const Value& v, Arguments&) { return v.is_string(); }
-bool test_number(Interpreter&, const Value& v, Arguments&) { return v.is_number() || v.is_bool(); }
-bool test_integer(Interpreter&, const Value& v, Arguments&) { return v.is_int(); }
-bool test_float(Interpreter&, const Value& v, Arguments&) { return v.is_float(); }
-bool test_boolean(Interpreter&, const Value& v, Arguments&) { return v.is_bool(); }
-bool test_true(Interpreter&, const Value& v, Arguments&) { return v.is_bool() && v.as_bool(); }
-bool test_false(Interpreter&, const Value& v, Arguments&) { return v.is_bool() && !v.as_bool(); }
-bool test_mapping(Interpreter&, const Value& v, Arguments&) { return v.is_dict(); }
-bool test_callable(Interpreter&, const Value& v, Arguments&) { return v.is_callable(); }
-// Jinja's undefined is iterable and a sequence (it iterates as empty and has a length).
-bool test_iterable(Interpreter&, const Value& v, Arguments&) {
-  return v.is_string() || v.is_list() || v.is_dict() || v.is_undefined();
-}
-bool test_sequence(Interpreter& i, const Value& v, Arguments& a) { return test_iterable(i, v, a); }
-
-int64_t require_integer_test(const Value& v, std::string_view test) {
-  if (is_integral(v)) return integral(v);
-  if (v.is_float() && std::floor(v.as_double()) == v.as_double() && std::fabs(v.as_double()) < 9e18) {
-    return static_cast<int64_t>(v.as_double());
-  }
-  throw_render_error("test '" + std::string(test) + "' expects an integer, got " +
-                     std::string(v.type_name()));
-}
-
-bool test_odd(Interpreter&, const Value& v, Arguments&) { return require_integer_test(v, "odd") % 2 != 0; }
-bool test_even(Interpreter&, const Value& v, Arguments&) { return require_integer_test(v, "even") % 2 == 0; }
-
-bool test_divisibleby(Interpreter&, const Value& v, Arguments& arguments) {
-  std::vector<Value> a = bind_arguments("divisibleby", arguments, {"num"});
-  int64_t divisor = require_integer_test(a[0], "divisibleby");
-  if (divisor == 0) throw_render_error("integer division or modulo by zero");
-  if (divisor == -1) return true;
-  return require_integer_test(v, "divisibleby") % divisor == 0;
-}
-
-const Value& only_argument(std::string_view test, Arguments& arguments) {
-  if (arguments.positional.size() != 1 || !arguments.keyword.empty()) {
-    throw_render_error("test '" + std::string(test) + "' takes one argument");
-  }
-  return arguments.positional[0];
-}
-
-bool test_eq(Interpreter&, const Value& v, Arguments& a) { return values_equal(v, only_argument("eq", a)); }
-bool test_ne(Interpreter&, const Value& v, Arguments& a) { return !values_equal(v, only_argument("ne", a)); }
-bool test_lt(Interpreter&, const Value& v, Arguments& a) { return compare_values(v, only_argument("lt", a), "<") < 0; }
-bool test_le(Interpreter&, const Value& v, Arguments& a) { return compare_values(v, only_argument("le", a), "<=") <= 0; }
-bool test_gt(Interpreter&, const Value& v, Arguments& a) { return compare_values(v, only_argument("gt", a), ">") > 0; }
-bool test_ge(Interpreter&, const Value& v, Arguments& a) { return compare_values(v, only_argument("ge", a), ">=") >= 0; }
-
-bool test_in(Interpreter&, const Value& v, Arguments& arguments) {
-  const Value& container = only_argument("in", arguments);
-  if (container.is_string()) {
-    return v.is_string() && container.as_string().find(v.as_string()) != std::string::npos;
-  }
-  if (container.is_dict()) return container.dict().find(v) != nullptr;
-  for (const Value& item : iterate(container)) {
-    if (values_equal(item, v)) return true;
-  }
-  return false;
-}
-
-// `is sameas`: Python's `is`: the same container, or the same scalar of the same type.
-bool test_sameas(Interpreter&, const Value& v, Arguments& arguments) {
-  const Value& other = only_argument("sameas", arguments);
-  if (v.kind() != other.kind()) return false;
-  if (v.identity() != nullptr) return v.identity() == other.identity();
-  return values_equal(v, other);
-}
-
-bool has_cased(const std::string& s, bool upper) {
-  bool any = false;
-  for (char c : s) {
-    if (c >= 'a' && c <= 'z') {
-      if (upper) return false;
-      any = true;
-    } else if (c >= 'A' && c <= 'Z') {
-      if (!upper) return false;
-      any = true;
-    }
-  }
-  return any;
-}
-bool test_lower(Interpreter&, const Value& v, Arguments&) { return has_cased(to_str(v), false); }
-bool test_upper(Interpreter&, const Value& v, Arguments&) { return has_cased(to_str(v), true); }
-
-bool test_filter(Interpreter&, const Value& v, Arguments&) {
-  return v.is_string() && find_filter(v.as_string()) != nullptr;
-}
-bool test_test(Interpreter&, const Value& v, Arguments&) {
-  return v.is_string() && find_test(v.as_string()) != nullptr;
-}
-
 struct NamedFilter {
   std::string_view name;
   FilterFunction function;
 };
 
 constexpr NamedFilter kFilters[] = {
-    {"abs", filter_abs},         {"attr", filter_attr},
-    {"batch", filter_batch},     {"capitalize", filter_capitalize}, {"center", filter_center},
-    {"count", filter_length},    {"d", filter_default},
-    {"default", filter_default}, {"dictsort", filter_dictsort},
-    {"e", filter_escape},        {"escape", filter_escape},
-    {"first", filter_first},     {"float", filter_float},
-    {"format", filter_format},   {"indent", filter_indent},
-    {"int", filter_int},         {"items", filter_items},
-    {"join", filter_join},       {"last", filter_last},
-    {"length", filter_length},   {"list", filter_list},
-    {"lower", filter_lower},     {"map", filter_map},
-    {"max", filter_max},         {"min", filter_min},
-    {"reject", filter_reject},   {"rejectattr", filter_rejectattr},
-    {"replace", filter_replace}, {"reverse", filter_reverse},
-    {"round", filter_round},     {"safe", filter_safe},
-    {"select", filter_select},   {"selectattr", filter_selectattr},
-    {"sort", filter_sort},       {"string", filter_string},
-    {"sum", filter_sum},         {"title", filter_title},
-    {"tojson", filter_tojson},   {"trim", filter_trim},
-    {"unique", filter_unique},   {"upper", filter_upper},
+    {"abs", filter_abs},
+    {"attr", filter_attr},
+    {"batch", filter_batch},
+    {"capitalize", filter_capitalize},
+    {"center", filter_center},
+    {"count", filter_length},
+    {"d", filter_default},
+    {"default", filter_default},
+    {"dictsort", filter_dictsort},
+    {"e", filter_escape},
+    {"escape", filter_escape},
+    {"first", filter_first},
+    {"float", filter_float},
+    {"format", filter_format},
+    {"indent", filter_indent},
+    {"int", filter_int},
+    {"items", filter_items},
+    {"join", filter_join},
+    {"last", filter_last},
+    {"length", filter_length},
+    {"list", filter_list},
+    {"lower", filter_lower},
+    {"map", filter_map},
+    {"max", filter_max},
+    {"min", filter_min},
+    {"reject", filter_reject},
+    {"rejectattr", filter_rejectattr},
+    {"replace", filter_replace},
+    {"reverse", filter_reverse},
+    {"round", filter_round},
+    {"safe", filter_safe},
+    {"select", filter_select},
+    {"selectattr", filter_selectattr},
+    {"sort", filter_sort},
+    {"string", filter_string},
+    {"sum", filter_sum},
+    {"title", filter_title},
+    {"tojson", filter_tojson},
+    {"trim", filter_trim},
+    {"unique", filter_unique},
+    {"upper", filter_upper},
     {"wordcount", filter_wordcount},
-};
-
-struct NamedTest {
-  std::string_view name;
-  TestFunction function;
-};
-
-constexpr NamedTest kTests[] = {
-    {"boolean", test_boolean},   {"callable", test_callable}, {"defined", test_defined},
-    {"divisibleby", test_divisibleby}, {"eq", test_eq},       {"equalto", test_eq},
-    {"==", test_eq},             {"even", test_even},         {"false", test_false},
-    {"filter", test_filter},     {"float", test_float},       {"ge", test_ge},
-    {">=", test_ge},             {"gt", test_gt},             {"greaterthan", test_gt},
-    {">", test_gt},              {"in", test_in},             {"integer", test_integer},
-    {"iterable", test_iterable}, {"le", test_le},             {"<=", test_le},
-    {"lower", test_lower},       {"lt", test_lt},             {"lessthan", test_lt},
-    {"<", test_lt},              {"mapping", test_mapping},   {"ne", test_ne},
-    {"!=", test_ne},             {"none", test_none},         {"number", test_number},
-    {"odd", test_odd},           {"sameas", test_sameas},     {"sequence", test_sequence},
-    {"string", test_string},     {"test", test_test},         {"true", test_true},
-    {"undefined", test_undefined}, {"upper", test_upper},
 };
 
 }  // namespace
@@ -788,13 +713,6 @@ constexpr NamedTest kTests[] = {
 FilterFunction find_filter(std::string_view name) {
   for (const NamedFilter& filter : kFilters) {
     if (filter.name == name) return filter.function;
-  }
-  return nullptr;
-}
-
-TestFunction find_test(std::string_view name) {
-  for (const NamedTest& test : kTests) {
-    if (test.name == name) return test.function;
   }
   return nullptr;
 }

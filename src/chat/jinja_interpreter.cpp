@@ -10,9 +10,12 @@ namespace cove::chat::jinja {
 
 namespace {
 
-bool is_numeric(const Value& v) { return v.is_number() || v.is_bool(); }
-bool is_integral(const Value& v) { return v.is_int() || v.is_bool(); }
-int64_t integral(const Value& v) { return v.is_bool() ? int64_t{v.as_bool()} : v.as_int(); }
+using detail::integral;
+using detail::is_integral;
+
+bool is_numeric(const Value& v) {
+  return v.is_number() || v.is_bool();
+}
 
 [[noreturn]] void throw_undefined(const Value& value) {
   const std::string& name = value.undefined_name();
@@ -24,7 +27,9 @@ int64_t integral(const Value& v) { return v.is_bool() ? int64_t{v.as_bool()} : v
                      std::string(a.type_name()) + "' and '" + std::string(b.type_name()) + "'");
 }
 
-[[noreturn]] void throw_overflow() { throw_render_error("integer overflow"); }
+[[noreturn]] void throw_overflow() {
+  throw_render_error("integer overflow");
+}
 
 // Tool-call arguments held as a mapping still concatenate as their JSON text.
 const std::string* as_text(const Value& v) {
@@ -285,12 +290,13 @@ Interpreter::Flow Interpreter::exec_for(const ForStmt& node, const ScopePtr& sco
       fields.set(Value(key), std::move(value));
     }
   };
-  field("cycle", Value::make_function("loop.cycle", [cycle_index](Interpreter&, const Value&,
-                                                                  Arguments& arguments) {
-          if (arguments.positional.empty()) throw_render_error("no items for cycling given");
-          size_t i = static_cast<size_t>(*cycle_index) % arguments.positional.size();
-          return arguments.positional[i];
-        }));
+  field("cycle", Value::make_function(
+                     "loop.cycle", [cycle_index](Interpreter&, const Value&, Arguments& arguments) {
+                       if (arguments.positional.empty())
+                         throw_render_error("no items for cycling given");
+                       size_t i = static_cast<size_t>(*cycle_index) % arguments.positional.size();
+                       return arguments.positional[i];
+                     }));
   for (int64_t i = 0; i < n; ++i) {
     auto iteration = std::make_shared<Scope>();
     iteration->parent = scope;
@@ -305,7 +311,8 @@ Interpreter::Flow Interpreter::exec_for(const ForStmt& node, const ScopePtr& sco
     field("length", n);
     field("depth", 1);
     field("depth0", 0);
-    field("previtem", i > 0 ? items[static_cast<size_t>(i - 1)] : Value::undefined("loop.previtem"));
+    field("previtem",
+          i > 0 ? items[static_cast<size_t>(i - 1)] : Value::undefined("loop.previtem"));
     field("nextitem",
           i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value::undefined("loop.nextitem"));
     assign(*iteration, "loop", loop);
@@ -319,8 +326,8 @@ void Interpreter::exec_set(const SetStmt& node, Scope& scope) {
   if (!node.attribute.empty()) {
     Value target = lookup(scope, node.targets[0]);
     if (!target.is_namespace()) {
-      throw_render_error("cannot assign attribute '" + node.attribute + "' on '" +
-                         node.targets[0] + "' (a " + std::string(target.type_name()) +
+      throw_render_error("cannot assign attribute '" + node.attribute + "' on '" + node.targets[0] +
+                         "' (a " + std::string(target.type_name()) +
                          "): only namespace() objects take attribute assignment");
     }
     bool cycle = value_contains(value, target.identity());
@@ -349,10 +356,10 @@ Value Interpreter::make_macro(const MacroStmt& macro, const ScopePtr& scope) {
   // and a strong reference would be a cycle that never frees.
   std::weak_ptr<Scope> closure = scope;
   const MacroStmt* node = &macro;
-  return Value::make_function(macro.name, [node, closure](Interpreter& interpreter, const Value&,
-                                                     Arguments& arguments) {
-    return interpreter.call_macro(node->name, node->parameters, node->body, closure, arguments);
-  });
+  return Value::make_function(
+      macro.name, [node, closure](Interpreter& interpreter, const Value&, Arguments& arguments) {
+        return interpreter.call_macro(node->name, node->parameters, node->body, closure, arguments);
+      });
 }
 
 Value Interpreter::call_macro(std::string_view name, const std::vector<MacroParameter>& parameters,
@@ -401,8 +408,9 @@ void Interpreter::exec_call_block(const CallBlockStmt& node, const ScopePtr& sco
   std::weak_ptr<Scope> closure = scope;
   const CallBlockStmt* block = &node;
   arguments.keyword.emplace_back(
-      "caller", Value::make_function("caller", [block, closure](Interpreter& interpreter, const Value&,
-                                                           Arguments& caller_arguments) {
+      "caller",
+      Value::make_function("caller", [block, closure](Interpreter& interpreter, const Value&,
+                                                      Arguments& caller_arguments) {
         return interpreter.call_macro("caller", block->caller_parameters, block->body, closure,
                                       caller_arguments);
       }));
@@ -465,7 +473,8 @@ Value Interpreter::eval_node(const Expr& expr, Scope& scope) {
           ValueList items;
           items.reserve(node.items.size());
           for (const ExprPtr& item : node.items) items.push_back(eval(*item, scope));
-          return node.tuple ? Value::make_tuple(std::move(items)) : Value::make_list(std::move(items));
+          return node.tuple ? Value::make_tuple(std::move(items))
+                            : Value::make_list(std::move(items));
         } else if constexpr (std::is_same_v<Node, DictExpr>) {
           Value dict = Value::make_dict();
           for (const auto& [key, value] : node.entries) {
@@ -537,14 +546,30 @@ Value Interpreter::eval_compare(const CompareExpr& node, Scope& scope) {
     Value right = eval(*right_expr, scope);
     bool holds = false;
     switch (op) {
-      case CompareOp::kEqual: holds = values_equal(left, right); break;
-      case CompareOp::kNotEqual: holds = !values_equal(left, right); break;
-      case CompareOp::kLess: holds = compare_values(left, right, "<") < 0; break;
-      case CompareOp::kLessEqual: holds = compare_values(left, right, "<=") <= 0; break;
-      case CompareOp::kGreater: holds = compare_values(left, right, ">") > 0; break;
-      case CompareOp::kGreaterEqual: holds = compare_values(left, right, ">=") >= 0; break;
-      case CompareOp::kIn: holds = contains(right, left); break;
-      case CompareOp::kNotIn: holds = !contains(right, left); break;
+      case CompareOp::kEqual:
+        holds = values_equal(left, right);
+        break;
+      case CompareOp::kNotEqual:
+        holds = !values_equal(left, right);
+        break;
+      case CompareOp::kLess:
+        holds = compare_values(left, right, "<") < 0;
+        break;
+      case CompareOp::kLessEqual:
+        holds = compare_values(left, right, "<=") <= 0;
+        break;
+      case CompareOp::kGreater:
+        holds = compare_values(left, right, ">") > 0;
+        break;
+      case CompareOp::kGreaterEqual:
+        holds = compare_values(left, right, ">=") >= 0;
+        break;
+      case CompareOp::kIn:
+        holds = contains(right, left);
+        break;
+      case CompareOp::kNotIn:
+        holds = !contains(right, left);
+        break;
     }
     if (!holds) return false;
     left = std::move(right);

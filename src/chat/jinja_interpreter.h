@@ -28,7 +28,7 @@ namespace cove::chat::jinja {
 
 struct RenderLimits {
   size_t max_output_bytes = size_t{10} << 20;  // also caps any single string a template builds
-  int max_depth = 400;          // nested evaluation: expressions, blocks and macro calls together
+  int max_depth = 400;  // nested evaluation: expressions, blocks and macro calls together
   uint64_t max_work = 10'000'000;  // ~1 unit per node evaluated, 1 per 16 bytes or item copied
 };
 

@@ -11,9 +11,15 @@ namespace {
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_name_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-bool is_name_char(char c) { return is_name_start(c) || is_digit(c); }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_name_start(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool is_name_char(char c) {
+  return is_name_start(c) || is_digit(c);
+}
 
 void rstrip(std::string& text) {
   size_t end = text.size();
@@ -224,7 +230,8 @@ class Lexer {
     size_t pos = body;
     while (true) {
       while (pos < src_.size() && is_space(src_[pos])) ++pos;
-      if (pos >= src_.size()) fail(open, statement ? "unclosed '{%': missing '%}'" : "unclosed '{{': missing '}}'");
+      if (pos >= src_.size())
+        fail(open, statement ? "unclosed '{%': missing '%}'" : "unclosed '{{': missing '}}'");
       if (depth == 0) {
         char modifier = 0;
         size_t end = std::string::npos;
@@ -288,7 +295,7 @@ class Lexer {
   size_t lex_number(size_t pos, Token token) {
     auto digits = [&](size_t at, std::string& out) {
       while (at < src_.size() && (is_digit(src_[at]) || (src_[at] == '_' && at + 1 < src_.size() &&
-                                                          is_digit(src_[at + 1])))) {
+                                                         is_digit(src_[at + 1])))) {
         if (src_[at] != '_') out += src_[at];
         ++at;
       }
@@ -354,17 +361,38 @@ class Lexer {
       char e = src_[i + 1];
       i += 2;
       switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'v': out += '\v'; break;
-        case 'a': out += '\a'; break;
-        case '\\': out += '\\'; break;
-        case '\'': out += '\''; break;
-        case '"': out += '"'; break;
-        case '\n': break;  // line continuation
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'v':
+          out += '\v';
+          break;
+        case 'a':
+          out += '\a';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '\'':
+          out += '\'';
+          break;
+        case '"':
+          out += '"';
+          break;
+        case '\n':
+          break;  // line continuation
         case 'x':
         case 'u':
         case 'U': {

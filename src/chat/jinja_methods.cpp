@@ -11,17 +11,11 @@ namespace cove::chat::jinja {
 
 namespace {
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+using namespace detail;  // is_space, ascii_upper, is_integral, ...
+
+bool is_ascii_letter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
-
-char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-bool is_ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-bool is_integral(const Value& v) { return v.is_int() || v.is_bool(); }
-int64_t integral(const Value& v) { return v.is_bool() ? int64_t{v.as_bool()} : v.as_int(); }
-bool is_missing(const Value& v) { return v.is_undefined() || v.is_none(); }
 
 const std::string& require_string(std::string_view function, const Value& v) {
   if (!v.is_string()) {
@@ -117,7 +111,8 @@ bool matches_affix(std::string_view method, const std::string& s, const Value& a
   auto test = [&](const Value& candidate) {
     const std::string& a = require_string(method, candidate);
     if (a.size() > s.size()) return false;
-    return prefix ? s.compare(0, a.size(), a) == 0 : s.compare(s.size() - a.size(), a.size(), a) == 0;
+    return prefix ? s.compare(0, a.size(), a) == 0
+                  : s.compare(s.size() - a.size(), a.size(), a) == 0;
   };
   if (affix.is_list()) {
     for (const Value& candidate : affix.list()) {
@@ -220,7 +215,8 @@ Value string_method(Interpreter& interpreter, const Value& self, std::string_vie
   if (name == "capitalize") {
     bind_arguments(name, arguments, {});
     std::string out = s;
-    for (size_t i = 0; i < out.size(); ++i) out[i] = i == 0 ? ascii_upper(out[i]) : ascii_lower(out[i]);
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i] = i == 0 ? ascii_upper(out[i]) : ascii_lower(out[i]);
     return out;
   }
   if (name == "replace") {
@@ -259,8 +255,8 @@ Value string_method(Interpreter& interpreter, const Value& self, std::string_vie
 }
 
 constexpr std::array<std::string_view, 15> kStringMethods = {
-    "strip", "lstrip",     "rstrip",     "split",   "splitlines", "startswith", "endswith", "upper",
-    "lower", "title",      "capitalize", "replace", "find",       "count",      "join"};
+    "strip", "lstrip", "rstrip",     "split",   "splitlines", "startswith", "endswith", "upper",
+    "lower", "title",  "capitalize", "replace", "find",       "count",      "join"};
 
 // ---------------------------------------------------------------------------------------------
 // List and dict methods
@@ -332,6 +328,8 @@ Value dict_method(Interpreter& interpreter, const Value& self, std::string_view 
                   Arguments& arguments) {
   ValueDict& dict = self.dict();
   interpreter.charge(dict.size());
+  // Tool-call arguments remember their JSON text; a mutated mapping no longer matches it.
+  if (name == "pop" || name == "update") self.dict_object().json_text.reset();
   if (name == "items" || name == "keys" || name == "values") {
     bind_arguments(name, arguments, {});
     ValueList out;
@@ -400,11 +398,12 @@ const std::string_view* find_name(const std::array<std::string_view, N>& names,
 // nothing that needs freeing.
 template <Value (*Method)(Interpreter&, const Value&, std::string_view, Arguments&)>
 Value bind_method(const Value& object, const std::string_view* name) {
-  return Value::make_function(std::string(*name),
-                         [name](Interpreter& interpreter, const Value& self, Arguments& arguments) {
-                           return Method(interpreter, self, *name, arguments);
-                         },
-                         object);
+  return Value::make_function(
+      std::string(*name),
+      [name](Interpreter& interpreter, const Value& self, Arguments& arguments) {
+        return Method(interpreter, self, *name, arguments);
+      },
+      object);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -425,17 +424,19 @@ Value range_function(Interpreter& interpreter, const Value&, Arguments& argument
   uint64_t count = 0;
   if (step > 0 && start < stop) {
     count = (static_cast<uint64_t>(stop) - static_cast<uint64_t>(start) - 1) /
-                static_cast<uint64_t>(step) + 1;
+                static_cast<uint64_t>(step) +
+            1;
   } else if (step < 0 && start > stop) {
     count = (static_cast<uint64_t>(start) - static_cast<uint64_t>(stop) - 1) /
-                (0 - static_cast<uint64_t>(step)) + 1;
+                (0 - static_cast<uint64_t>(step)) +
+            1;
   }
   interpreter.charge(count);
   ValueList items;
   items.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {
-    items.emplace_back(static_cast<int64_t>(static_cast<uint64_t>(start) +
-                                            i * static_cast<uint64_t>(step)));
+    items.emplace_back(
+        static_cast<int64_t>(static_cast<uint64_t>(start) + i * static_cast<uint64_t>(step)));
   }
   return Value::make_list(std::move(items));
 }
@@ -515,8 +516,8 @@ std::vector<Value> bind_arguments(std::string_view function, const Arguments& ar
       ++i;
     }
     if (i == parameters.size()) {
-      throw_render_error(std::string(function) + "() got an unexpected keyword argument '" +
-                         name + "'");
+      throw_render_error(std::string(function) + "() got an unexpected keyword argument '" + name +
+                         "'");
     }
     if (i < arguments.positional.size()) {
       throw_render_error(std::string(function) + "() got multiple values for argument '" + name +

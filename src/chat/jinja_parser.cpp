@@ -11,14 +11,21 @@ namespace {
 
 std::string describe(const Token& token) {
   switch (token.kind) {
-    case TokenKind::kEndOfInput: return "end of template";
-    case TokenKind::kText: return "template text";
-    case TokenKind::kExpressionEnd: return "'}}'";
-    case TokenKind::kStatementEnd: return "'%}'";
-    case TokenKind::kString: return "string literal";
+    case TokenKind::kEndOfInput:
+      return "end of template";
+    case TokenKind::kText:
+      return "template text";
+    case TokenKind::kExpressionEnd:
+      return "'}}'";
+    case TokenKind::kStatementEnd:
+      return "'%}'";
+    case TokenKind::kString:
+      return "string literal";
     case TokenKind::kInteger:
-    case TokenKind::kFloat: return "number " + token.text;
-    default: return "'" + token.text + "'";
+    case TokenKind::kFloat:
+      return "number " + token.text;
+    default:
+      return "'" + token.text + "'";
   }
 }
 
@@ -41,8 +48,8 @@ class Parser {
     void deepen() {
       ++levels_;
       if (++parser_.depth_ > kMaxParseDepth) {
-        parser_.fail(parser_.peek(), "template nested deeper than " +
-                                         std::to_string(kMaxParseDepth) + " levels");
+        parser_.fail(parser_.peek(),
+                     "template nested deeper than " + std::to_string(kMaxParseDepth) + " levels");
       }
     }
 
@@ -84,10 +91,12 @@ class Parser {
     throw TemplateError(ErrorKind::kSyntax, std::move(message), token.location);
   }
   void expect_operator(std::string_view op) {
-    if (!skip_operator(op)) fail(peek(), "expected '" + std::string(op) + "', got " + describe(peek()));
+    if (!skip_operator(op))
+      fail(peek(), "expected '" + std::string(op) + "', got " + describe(peek()));
   }
   std::string expect_name(std::string_view what) {
-    if (peek().kind != TokenKind::kName) fail(peek(), "expected " + std::string(what) + ", got " + describe(peek()));
+    if (peek().kind != TokenKind::kName)
+      fail(peek(), "expected " + std::string(what) + ", got " + describe(peek()));
     return next().text;
   }
   void expect_statement_end() {
@@ -129,7 +138,8 @@ class Parser {
             fail(peek(), "expected end of expression '}}', got " + describe(peek()));
           }
           next();
-          body.push_back(std::make_unique<Stmt>(Stmt{token.location, OutputStmt{std::move(value)}}));
+          body.push_back(
+              std::make_unique<Stmt>(Stmt{token.location, OutputStmt{std::move(value)}}));
           break;
         }
         case TokenKind::kStatementBegin: {
@@ -484,11 +494,10 @@ class Parser {
     return parse_binary_level(&Parser::parse_math2, {{"~", BinaryOp::kConcat}});
   }
   ExprPtr parse_math2() {
-    return parse_binary_level(&Parser::parse_pow,
-                              {{"*", BinaryOp::kMultiply},
-                               {"/", BinaryOp::kDivide},
-                               {"//", BinaryOp::kFloorDivide},
-                               {"%", BinaryOp::kModulo}});
+    return parse_binary_level(&Parser::parse_pow, {{"*", BinaryOp::kMultiply},
+                                                   {"/", BinaryOp::kDivide},
+                                                   {"//", BinaryOp::kFloorDivide},
+                                                   {"%", BinaryOp::kModulo}});
   }
   ExprPtr parse_pow() {
     return parse_binary_level(&Parser::parse_unary_with_filters, {{"**", BinaryOp::kPower}});
@@ -600,7 +609,8 @@ class Parser {
     ExprPtr start;
     if (!at_operator(":")) {
       start = parse_expression();
-      if (skip_operator("]")) return make(location, SubscriptExpr{std::move(object), std::move(start)});
+      if (skip_operator("]"))
+        return make(location, SubscriptExpr{std::move(object), std::move(start)});
     }
     expect_operator(":");
     SliceExpr slice;
@@ -622,13 +632,15 @@ class Parser {
         if (skip_operator(")")) break;
       }
       first = false;
-      if (at_operator("*") || at_operator("**")) fail(peek(), "*args and **kwargs are not supported");
+      if (at_operator("*") || at_operator("**"))
+        fail(peek(), "*args and **kwargs are not supported");
       if (peek().kind == TokenKind::kName && at_operator("=", 1)) {
         std::string name = next().text;
         next();
         arguments.keyword.emplace_back(std::move(name), parse_expression());
       } else {
-        if (!arguments.keyword.empty()) fail(peek(), "positional argument follows keyword argument");
+        if (!arguments.keyword.empty())
+          fail(peek(), "positional argument follows keyword argument");
         arguments.positional.push_back(parse_expression());
       }
     }
@@ -701,6 +713,8 @@ class Parser {
 
 }  // namespace
 
-Body parse_template(const std::vector<Token>& tokens) { return Parser(tokens).parse_all(); }
+Body parse_template(const std::vector<Token>& tokens) {
+  return Parser(tokens).parse_all();
+}
 
 }  // namespace cove::chat::jinja

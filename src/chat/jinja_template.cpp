@@ -1,6 +1,6 @@
 #include "chat/jinja_template.h"
 
-#include <new>
+#include <exception>
 
 #include "chat/jinja_parser.h"
 
@@ -9,14 +9,22 @@ namespace cove::chat::jinja {
 std::string format_error(const std::string& name, const TemplateError& error) {
   std::string out = name;
   if (error.has_location()) {
-    out += ":" + std::to_string(error.location().line) + ":" +
-           std::to_string(error.location().column);
+    out +=
+        ":" + std::to_string(error.location().line) + ":" + std::to_string(error.location().column);
   }
   switch (error.kind()) {
-    case ErrorKind::kSyntax: out += ": syntax error: "; break;
-    case ErrorKind::kRender: out += ": error: "; break;
-    case ErrorKind::kRaised: out += ": raise_exception: "; break;
-    case ErrorKind::kLimit: out += ": limit exceeded: "; break;
+    case ErrorKind::kSyntax:
+      out += ": syntax error: ";
+      break;
+    case ErrorKind::kRender:
+      out += ": error: ";
+      break;
+    case ErrorKind::kRaised:
+      out += ": raise_exception: ";
+      break;
+    case ErrorKind::kLimit:
+      out += ": limit exceeded: ";
+      break;
   }
   return out + error.message();
 }
@@ -29,6 +37,8 @@ Result<Template> Template::parse(std::string_view source, const TemplateOptions&
     return Template(std::move(body), std::move(name));
   } catch (const TemplateError& error) {
     return Error{format_error(name, error)};
+  } catch (const std::exception& error) {  // out of memory, or a bug: never crash the caller
+    return Error{name + ": internal error: " + error.what()};
   }
 }
 
@@ -39,8 +49,8 @@ Result<std::string> Template::render(const Variables& variables,
     return interpreter.render(*body_, variables);
   } catch (const TemplateError& error) {
     return Error{format_error(name_, error)};
-  } catch (const std::bad_alloc&) {
-    return Error{name_ + ": error: out of memory while rendering"};
+  } catch (const std::exception& error) {  // out of memory, or a bug: never crash the caller
+    return Error{name_ + ": internal error: " + error.what()};
   }
 }
 

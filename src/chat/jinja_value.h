@@ -59,14 +59,16 @@ enum class ValueKind : uint8_t {
 
 class Value {
  public:
-  Value() : data_(Undefined{}) {}  // undefined, with no name
-  Value(bool b) : data_(b) {}      // NOLINT: implicit, like a literal
-  Value(int64_t i) : data_(i) {}   // NOLINT
-  Value(int i) : data_(int64_t{i}) {}  // NOLINT
-  Value(double d) : data_(d) {}        // NOLINT
-  Value(std::string s);                // NOLINT
+  Value() : data_(Undefined{}) {}                       // undefined, with no name
+  Value(bool b) : data_(b) {}                           // NOLINT: implicit, like a literal
+  Value(int64_t i) : data_(i) {}                        // NOLINT
+  Value(int i) : data_(int64_t{i}) {}                   // NOLINT
+  Value(double d) : data_(d) {}                         // NOLINT
+  Value(std::string s);                                 // NOLINT
   Value(std::string_view s) : Value(std::string(s)) {}  // NOLINT
   Value(const char* s) : Value(std::string(s)) {}       // NOLINT
+  template <class T>
+  Value(T*) = delete;  // no silent pointer-to-bool conversion
 
   // An undefined value remembers the name it was looked up by, for error messages.
   static Value undefined(std::string name);
@@ -107,7 +109,7 @@ class Value {
   // Containers are shared: the references are mutable even through a const Value, as a Python
   // list is mutable through any name bound to it.
   ValueList& list() const;
-  class ValueDict& dict() const;  // kDict
+  class ValueDict& dict() const;        // kDict
   class ValueDict& attributes() const;  // kNamespace
   DictObject& dict_object() const;
   const Callable& callable() const;
@@ -232,5 +234,11 @@ uint64_t take_value_work();
 // is not valid UTF-8 counts as one character.
 std::vector<size_t> utf8_char_offsets(std::string_view text);  // start of each character
 size_t utf8_length(std::string_view text);
+
+namespace detail {
+// Adds to the counter that take_value_work() drains (jinja_value.cpp and jinja_value_text.cpp).
+void count_value_work(uint64_t units);
+[[noreturn]] void throw_too_deep();
+}  // namespace detail
 
 }  // namespace cove::chat::jinja

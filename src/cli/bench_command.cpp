@@ -131,6 +131,12 @@ int run_bench(const BenchOptions& o) {
     bandwidth =
         runtime::measure_read_bandwidth(static_cast<size_t>(o.bandwidth_mib) << 20, o.n_threads, 5);
     if (bandwidth->samples.empty()) return fail("cannot allocate the bandwidth buffer");
+    // The buffer is freed; the model's peak should not include it.
+    if (!o.model_path.empty() && !runtime::reset_peak_resident()) {
+      std::fprintf(stderr,
+                   "warning: cannot reset the peak resident memory: it includes the "
+                   "bandwidth buffer\n");
+    }
     if (!json) {
       std::printf(
           "memory read bandwidth: %.1f GB/s (median of %zu passes over %zu MiB, %d "

@@ -186,5 +186,12 @@ size_t peak_resident_bytes() {
   return 0;
 }
 
+bool reset_peak_resident() {
+  std::ofstream clear_refs("/proc/self/clear_refs");
+  clear_refs << "5";
+  clear_refs.flush();
+  return static_cast<bool>(clear_refs);
+}
+
 }  // namespace cove::runtime
 #endif  // HWY_ONCE

@@ -62,5 +62,8 @@ double load_average();
 
 // The process's peak resident memory (VmHWM of /proc/self/status) in bytes; 0 when unknown.
 size_t peak_resident_bytes();
+// Lowers the peak to the current resident memory (Linux 4.0+), so that a later peak does not
+// count what was freed before (the bandwidth buffer). False when the kernel refuses.
+bool reset_peak_resident();
 
 }  // namespace cove::runtime
