@@ -6,7 +6,8 @@
 // holds that list. Strings are immutable and shared, so copying a Value never copies text.
 //
 // Hostile templates can build deep or self-referential structures, so:
-//   - recursive operations (printing, tojson, ==, <) stop with an error past kMaxNesting levels;
+//   - recursive operations (printing, tojson, ==, <) stop with an error past kMaxNesting levels,
+//     and count the elements they visit so the interpreter can charge them to its budget;
 //   - containers are destroyed iteratively (no stack overflow on a 100,000-level nest);
 //   - the mutating methods refuse to put a container inside itself (no reference cycles, which
 //     would leak memory because containers are reference counted).
@@ -35,6 +36,7 @@ struct DictObject;
 struct NamespaceObject;
 struct Callable;
 struct Arguments;
+class ValueDict;
 
 using ValueList = std::vector<Value>;
 // A function a template can call. `bound_self` is the object a method was taken from ("abc" for
@@ -109,8 +111,8 @@ class Value {
   // Containers are shared: the references are mutable even through a const Value, as a Python
   // list is mutable through any name bound to it.
   ValueList& list() const;
-  class ValueDict& dict() const;        // kDict
-  class ValueDict& attributes() const;  // kNamespace
+  ValueDict& dict() const;        // kDict
+  ValueDict& attributes() const;  // kNamespace
   DictObject& dict_object() const;
   const Callable& callable() const;
   // The container's or callable's address (for identity and cycle checks); nullptr for scalars.
@@ -199,7 +201,7 @@ struct Callable {
 
 // str(): what `{{ value }}` prints. Undefined prints as "".
 std::string to_str(const Value& value);
-// repr(): strings quoted ('it''s' style, Python's quote choice); used inside printed lists.
+// repr(): strings quoted as Python does ('a', "it's"); used for the items of printed lists.
 std::string to_repr(const Value& value);
 
 // json.dumps with HF's tojson defaults: no HTML escaping, UTF-8 kept (ensure_ascii=False), key
