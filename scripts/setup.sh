@@ -22,6 +22,7 @@ PACKAGES=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libhwy-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev libfmt-dev
   libspdlog-dev
+  libboost-dev libsqlite3-dev libyaml-cpp-dev libssl-dev
   clang libclang-rt-14-dev
 )
 
@@ -50,6 +51,16 @@ else
   log "apt-get install ${missing[*]}"
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Node.js and npm run the integration tests' real clients (the official `openai` package).
+# Machines that already have a Node.js (e.g. from NodeSource) keep it.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  log "installing nodejs and npm (Debian)"
+  if [[ "$(id -u)" != 0 ]]; then SUDO=(sudo -n); else SUDO=(); fi
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends nodejs npm ||
+    { log "error: could not install nodejs/npm" >&2; exit 1; }
 fi
 
 JOBS="${COVE_JOBS:-$(nproc)}"

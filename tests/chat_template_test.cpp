@@ -188,6 +188,8 @@ TEST(JinjaExpressions, Arithmetic) {
   EXPECT_EQ(render("{{ ((1 + 2) * 3) - 4 / 2 }} {{ 'ab' * 2 }} {{ [1] * 2 }} {{ 'a' + 'b' }}"),
             "7.0 abab [1, 1] ab");
   EXPECT_EQ(render("{{ [1] + [2] }} {{ true + 1 }}"), "[1, 2] 2");
+  EXPECT_EQ(render("{{ '%s=%d' % ('a', 5) }} {{ '%.2f' % 3.14159 }} {{ '%d%%' % 3.7 }}"),
+            "a=5 3.14 3%");
 }
 
 TEST(JinjaExpressions, TildeConcatenatesAsStringsAndBindsTighterThanPlus) {
@@ -555,6 +557,8 @@ TEST(JinjaErrors, SyntaxErrorsNameLineAndColumn) {
   EXPECT_EQ(error_of("{% frobnicate %}"),
             "template:1:4: syntax error: unknown statement 'frobnicate'");
   EXPECT_EQ(error_of("{% break %}"), "template:1:4: syntax error: 'break' outside a for loop");
+  EXPECT_EQ(error_of("{% for x in y %}{% set s %}{% continue %}{% endset %}{% endfor %}"),
+            "template:1:31: syntax error: 'continue' outside a for loop");
   EXPECT_EQ(error_of("{{ a ! b }}"), "template:1:6: syntax error: unexpected character '!'");
 }
 

@@ -87,8 +87,9 @@ TEST_P(QuantizedDotAllTargets, BatchedRowsMatchSingleDots) {
       quantize_activations(x.data() + t * n, acts.data() + t * n / 32, n);
     }
     std::vector<float> y(n_tokens * n_rows, -1.0f);
+    std::vector<float> scratch(quantized_matmul_scratch_bytes(type, n, n_tokens) / 4 + 1);
     quantized_matmul_rows(type, w.data(), row_bytes, n, 0, n_rows, acts.data(), n_tokens,
-                          y.data(), n_rows);
+                          y.data(), n_rows, scratch.data());
     for (int64_t t = 0; t < n_tokens; ++t) {
       for (int64_t r = 0; r < n_rows; ++r) {
         const float expected = quantized_dot_reference(type, w.data() + r * row_bytes,

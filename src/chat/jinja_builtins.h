@@ -50,6 +50,11 @@ std::vector<std::pair<std::string, Value>> builtin_globals();
 std::vector<Value> bind_arguments(std::string_view function, const Arguments& arguments,
                                   std::initializer_list<std::string_view> parameters);
 
+// printf-style formatting, as Python's `pattern % arguments` and Jinja's format filter do it:
+// %s %r %d %i %f (with .N) and %%.
+std::string percent_format(Interpreter& interpreter, const std::string& pattern,
+                           const ValueList& arguments);
+
 // Python's str.strip family: `chars` undefined or none strips whitespace.
 std::string strip_chars(std::string_view text, const Value& chars, bool left, bool right);
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <unordered_set>
 
 #include "chat/jinja_builtins.h"
@@ -501,7 +502,10 @@ Value filter_batch(Interpreter& interpreter, const Value& input, Arguments& argu
   for (size_t i = 0; i < items.size(); i += size) {
     ValueList row(items.begin() + static_cast<std::ptrdiff_t>(i),
                   items.begin() + static_cast<std::ptrdiff_t>(std::min(items.size(), i + size)));
-    if (!a[1].is_undefined()) row.resize(size, a[1]);
+    if (!a[1].is_undefined()) {
+      interpreter.charge(size);  // before the padding is allocated
+      row.resize(size, a[1]);
+    }
     out.push_back(Value::make_list(std::move(row)));
   }
   return Value::make_list(std::move(out));
@@ -611,51 +615,10 @@ Value filter_wordcount(Interpreter&, const Value& input, Arguments& arguments) {
   return words;
 }
 
-// printf-style formatting: "%s and %d" | format(a, b). Supports %s %r %d %i %f (with .N) %%.
+// "%s and %d" | format(a, b)
 Value filter_format(Interpreter& interpreter, const Value& input, Arguments& arguments) {
-  const std::string& pattern = require_string("format", input);
-  std::string out;
-  size_t next = 0;
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern[i] != '%') {
-      out += pattern[i];
-      continue;
-    }
-    if (++i >= pattern.size()) throw_render_error("incomplete format");
-    int precision = -1;
-    if (pattern[i] == '.') {
-      precision = 0;
-      while (++i < pattern.size() && pattern[i] >= '0' && pattern[i] <= '9' && precision < 100) {
-        precision = precision * 10 + (pattern[i] - '0');
-      }
-      if (i >= pattern.size()) throw_render_error("incomplete format");
-    }
-    char conversion = pattern[i];
-    if (conversion == '%') {
-      out += '%';
-      continue;
-    }
-    if (next >= arguments.positional.size())
-      throw_render_error("not enough arguments for format string");
-    const Value& v = arguments.positional[next++];
-    if (conversion == 's') {
-      out += to_str(v);
-    } else if (conversion == 'r') {
-      out += to_repr(v);
-    } else if (conversion == 'd' || conversion == 'i') {
-      if (!v.is_number() && !v.is_bool()) throw_render_error("%d format: a number is required");
-      out += std::to_string(v.is_float() ? static_cast<int64_t>(v.as_double()) : integral(v));
-    } else if (conversion == 'f') {
-      if (!v.is_number() && !v.is_bool()) throw_render_error("%f format: a number is required");
-      char buffer[512];
-      std::snprintf(buffer, sizeof(buffer), "%.*f", precision < 0 ? 6 : precision, v.as_double());
-      out += buffer;
-    } else {
-      throw_render_error(std::string("unsupported format character '") + conversion + "'");
-    }
-    interpreter.check_string_size(out.size());
-  }
-  return out;
+  if (!arguments.keyword.empty()) throw_render_error("format() takes positional arguments only");
+  return percent_format(interpreter, require_string("format", input), arguments.positional);
 }
 
 struct NamedFilter {
@@ -709,6 +672,66 @@ constexpr NamedFilter kFilters[] = {
 };
 
 }  // namespace
+
+std::string percent_format(Interpreter& interpreter, const std::string& pattern,
+                           const ValueList& arguments) {
+  std::string out;
+  size_t next = 0;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '%') {
+      out += pattern[i];
+      continue;
+    }
+    if (++i >= pattern.size()) throw_render_error("incomplete format");
+    int precision = -1;
+    if (pattern[i] == '.') {
+      precision = 0;
+      while (++i < pattern.size() && pattern[i] >= '0' && pattern[i] <= '9' && precision < 100) {
+        precision = precision * 10 + (pattern[i] - '0');
+      }
+      if (i >= pattern.size()) throw_render_error("incomplete format");
+    }
+    char conversion = pattern[i];
+    if (conversion == '%') {
+      out += '%';
+      continue;
+    }
+    if (next >= arguments.size()) throw_render_error("not enough arguments for format string");
+    const Value& v = arguments[next++];
+    if (conversion == 's') {
+      out += to_str(v);
+    } else if (conversion == 'r') {
+      out += to_repr(v);
+    } else if (conversion == 'd' || conversion == 'i' || conversion == 'f') {
+      if (!v.is_number() && !v.is_bool()) {
+        throw_render_error(std::string("%") + conversion + " format: a number is required, not " +
+                           std::string(v.type_name()));
+      }
+      char buffer[512];
+      if (conversion == 'f') {
+        std::snprintf(buffer, sizeof(buffer), "%.*f", precision < 0 ? 6 : precision, v.as_double());
+      } else {  // Python truncates floats toward zero for %d
+        double d = std::trunc(v.as_double());
+        if (!v.is_float()) {
+          std::snprintf(buffer, sizeof(buffer), "%lld", static_cast<long long>(integral(v)));
+        } else if (std::isfinite(d) && std::fabs(d) < 9.2e18) {
+          std::snprintf(buffer, sizeof(buffer), "%lld", static_cast<long long>(d));
+        } else {
+          std::snprintf(buffer, sizeof(buffer), "%.0f", d);
+        }
+      }
+      out += buffer;
+    } else {
+      throw_render_error(std::string("unsupported format character '") + conversion + "'");
+    }
+    interpreter.check_string_size(out.size());
+  }
+  if (next < arguments.size()) {
+    throw_render_error("not all arguments converted during string formatting");
+  }
+  interpreter.charge_bytes(out.size());
+  return out;
+}
 
 FilterFunction find_filter(std::string_view name) {
   for (const NamedFilter& filter : kFilters) {

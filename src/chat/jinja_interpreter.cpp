@@ -161,7 +161,7 @@ std::string Interpreter::capture(const Body& body, const ScopePtr& scope) {
   } restore{*this, out_, suspended_bytes_};
   suspended_bytes_ += out_->size();
   out_ = &buffer;
-  exec_body(body, scope);  // a break or continue cannot leave a captured body
+  exec_body(body, scope);  // the parser keeps break and continue out of captured bodies
   return buffer;
 }
 
@@ -671,6 +671,9 @@ Value Interpreter::binary(BinaryOp op, const Value& a, const Value& b) {
       return std::floor(a.as_double() / b.as_double());
     case BinaryOp::kModulo: {
       if (ints) return floor_modulo(integral(a), integral(b));
+      if (a.is_string()) {  // '%s: %d' % (name, count)
+        return percent_format(*this, a.as_string(), b.is_tuple() ? b.list() : ValueList{b});
+      }
       if (numbers) {
         double x = a.as_double(), y = b.as_double();
         if (y == 0.0) throw_render_error("float modulo");

@@ -170,6 +170,18 @@ class Parser {
     }
   }
 
+  // A body that renders into a string (macro, call, filter, block set) is not inside the loop
+  // around it, so `break` and `continue` there are errors rather than lost jumps.
+  Body parse_captured_body(std::string_view end, std::string_view opener,
+                           SourceLocation opener_location) {
+    int saved_loop_depth = loop_depth_;
+    loop_depth_ = 0;
+    std::string end_tag;
+    Body body = parse_body({end}, opener, opener_location, end_tag);
+    loop_depth_ = saved_loop_depth;
+    return body;
+  }
+
   static bool is_closing_tag(std::string_view name) {
     return name.substr(0, 3) == "end" || name == "else" || name == "elif";
   }
@@ -221,10 +233,7 @@ class Parser {
       node.name = expect_name("a macro name");
       node.parameters = parse_parameters();
       expect_statement_end();
-      int saved_loop_depth = loop_depth_;
-      loop_depth_ = 0;  // a macro body is not inside the loop that defines it
-      node.body = parse_body({"endmacro"}, "macro", location, end_tag);
-      loop_depth_ = saved_loop_depth;
+      node.body = parse_captured_body("endmacro", "macro", location);
       expect_statement_end();
       add(std::move(node));
     } else if (name == "call") {
@@ -235,14 +244,14 @@ class Parser {
         fail(name_token, "'call' needs a macro call, as in {% call my_macro(1) %}");
       }
       expect_statement_end();
-      node.body = parse_body({"endcall"}, "call", location, end_tag);
+      node.body = parse_captured_body("endcall", "call", location);
       expect_statement_end();
       add(std::move(node));
     } else if (name == "filter") {
       FilterBlockStmt node;
       node.filters = parse_filter_chain(/*first_needs_pipe=*/false);
       expect_statement_end();
-      node.body = parse_body({"endfilter"}, "filter", location, end_tag);
+      node.body = parse_captured_body("endfilter", "filter", location);
       expect_statement_end();
       add(std::move(node));
     } else if (name == "with") {
@@ -329,8 +338,7 @@ class Parser {
     node.target = targets[0];
     if (at_operator("|")) node.filters = parse_filter_chain(/*first_needs_pipe=*/true);
     expect_statement_end();
-    std::string end_tag;
-    node.body = parse_body({"endset"}, "set", location, end_tag);
+    node.body = parse_captured_body("endset", "set", location);
     expect_statement_end();
     body.push_back(std::make_unique<Stmt>(Stmt{location, std::move(node)}));
   }

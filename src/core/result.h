@@ -13,21 +13,25 @@ namespace cove {
 
 struct Error {
   std::string message;
+  std::string code;  // a machine-readable kind where callers branch on it ("queue_full"), else ""
 };
 
 // Success, or an Error with a message.
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  Status(Error error) : error_(std::move(error.message)), failed_(true) {}  // NOLINT: implicit
+  Status(Error error)  // NOLINT: implicit
+      : error_(std::move(error.message)), code_(std::move(error.code)), failed_(true) {}
 
   static Status ok() { return Status(); }
   bool is_ok() const { return !failed_; }
   explicit operator bool() const { return !failed_; }
   const std::string& message() const { return error_; }
+  const std::string& code() const { return code_; }
 
  private:
   std::string error_;
+  std::string code_;
   bool failed_ = false;
 };
 
@@ -50,6 +54,7 @@ class [[nodiscard]] Result {
   const T* operator->() const { return &value(); }
 
   const std::string& message() const { return std::get<1>(data_).message; }
+  const std::string& code() const { return std::get<1>(data_).code; }
   Error error() const { return std::get<1>(data_); }
   Status status() const { return is_ok() ? Status() : Status(std::get<1>(data_)); }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <new>
 #include <fstream>
 #include <set>
 #include <string>
@@ -23,7 +25,8 @@ constexpr auto kSpinTime = std::chrono::microseconds(1000);
 
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+ThreadPool::ThreadPool(int n_threads)
+    : n_threads_(std::max(1, n_threads)), scratch_(static_cast<size_t>(n_threads_) + 1) {
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
@@ -34,7 +37,24 @@ ThreadPool::~ThreadPool() {
   }
   wake_.notify_all();
   for (std::thread& t : workers_) t.join();
+  for (Scratch& s : scratch_) std::free(s.data);
 }
+
+void* ThreadPool::grow(Scratch& s, size_t bytes) {
+  if (bytes <= s.bytes) return s.data;
+  std::free(s.data);
+  const size_t rounded = (bytes + 63) / 64 * 64;
+  s.data = std::aligned_alloc(64, rounded);
+  if (s.data == nullptr) throw std::bad_alloc();
+  s.bytes = rounded;
+  return s.data;
+}
+
+void* ThreadPool::worker_scratch(int index, size_t bytes) {
+  return grow(scratch_[static_cast<size_t>(index)], bytes);
+}
+
+void* ThreadPool::shared_scratch(size_t bytes) { return grow(scratch_.back(), bytes); }
 
 int ThreadPool::default_threads() {
   // Count distinct (physical id, core id) pairs in /proc/cpuinfo.

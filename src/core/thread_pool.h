@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -40,12 +41,27 @@ class ThreadPool {
   // than cores only adds contention), else the hardware threads.
   static int default_threads();
 
+  // Scratch memory owned by the pool, 64-byte aligned, grown on demand and kept between calls
+  // so that kernels allocate nothing in the decode loop once warm. worker_scratch(i) belongs to
+  // the worker with thread index i inside a parallel_for; shared_scratch is the caller's, for
+  // data prepared before a parallel_for and read by every worker during it.
+  // (Kernels keep no thread_local buffers: those outlive the pool and confuse leak checkers.)
+  void* worker_scratch(int index, size_t bytes);
+  void* shared_scratch(size_t bytes);
+
  private:
   void worker_loop(int index);
   void run_share(int index);
 
+  struct Scratch {
+    void* data = nullptr;
+    size_t bytes = 0;
+  };
+  static void* grow(Scratch& s, size_t bytes);
+
   int n_threads_;
   std::vector<std::thread> workers_;
+  std::vector<Scratch> scratch_;  // one per thread index, then the shared one
   const std::function<void(int64_t, int64_t, int)>* job_ = nullptr;
   int64_t job_n_ = 0;
   int64_t job_grain_ = 1;

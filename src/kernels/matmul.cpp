@@ -36,18 +36,19 @@ float dot_f32(const float* a, const float* b, int64_t n) {
 void matmul(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
   if (has_quantized_dot(w.type)) {
     // Round the activations to Q8 blocks once (split over tokens), then split rows.
-    static thread_local std::vector<Q8Activations> acts;
     const int64_t blocks = w.n_cols / 32;
-    acts.resize(static_cast<size_t>(n_tokens * blocks));
-    Q8Activations* a = acts.data();
+    auto* a = static_cast<Q8Activations*>(
+        pool.shared_scratch(static_cast<size_t>(n_tokens * blocks) * sizeof(Q8Activations)));
     pool.parallel_for(n_tokens, 1, [&](int64_t begin, int64_t end, int) {
       for (int64_t t = begin; t < end; ++t) {
         quantize_activations(x + t * w.n_cols, a + t * blocks, w.n_cols);
       }
     });
-    pool.parallel_for(w.n_rows, 16, [&](int64_t begin, int64_t end, int) {
+    const size_t scratch_bytes = quantized_matmul_scratch_bytes(w.type, w.n_cols, n_tokens);
+    pool.parallel_for(w.n_rows, 16, [&](int64_t begin, int64_t end, int thread) {
+      void* scratch = scratch_bytes ? pool.worker_scratch(thread, scratch_bytes) : nullptr;
       quantized_matmul_rows(w.type, w.data, w.row_bytes, w.n_cols, begin, end, a, n_tokens, y,
-                            w.n_rows);
+                            w.n_rows, scratch);
     });
     return;
   }
@@ -57,16 +58,16 @@ void matmul(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y,
 void matmul_float(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y,
                   ThreadPool& pool) {
   // Float types: each row is converted once into a per-thread buffer and used for every token.
-  static thread_local std::vector<float> row;
-  pool.parallel_for(w.n_rows, 16, [&](int64_t begin, int64_t end, int) {
-    if (row.size() < static_cast<size_t>(w.n_cols)) row.resize(static_cast<size_t>(w.n_cols));
+  pool.parallel_for(w.n_rows, 16, [&](int64_t begin, int64_t end, int thread) {
+    auto* row = static_cast<float*>(
+        pool.worker_scratch(thread, static_cast<size_t>(w.n_cols) * sizeof(float)));
     for (int64_t r = begin; r < end; ++r) {
       const float* wr;
       if (w.type == tensor::TensorType::F32) {
         wr = reinterpret_cast<const float*>(w.row(r));
       } else {
-        tensor::dequantize_row(w.type, w.row(r), row.data(), w.n_cols);
-        wr = row.data();
+        tensor::dequantize_row(w.type, w.row(r), row, w.n_cols);
+        wr = row;
       }
       for (int64_t t = 0; t < n_tokens; ++t) {
         y[t * w.n_rows + r] = dot_f32(wr, x + t * w.n_cols, w.n_cols);

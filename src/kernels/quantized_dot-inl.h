@@ -314,16 +314,13 @@ void DotRows(TensorType type, const uint8_t* rows, size_t row_bytes, int64_t n_r
 // unpacked once per row and reused for every token.
 void MatmulRows(TensorType type, const uint8_t* w, size_t row_bytes, int64_t n,
                 int64_t row_begin, int64_t row_end, const Q8Activations* x, int64_t n_tokens,
-                float* y, int64_t y_stride) {
-  constexpr int64_t kTile = 16;
+                float* y, int64_t y_stride, void* scratch) {
+  constexpr int64_t kTile = detail::kMatmulTile;
   const int64_t blocks_per_row = n / 32;
-  const bool direct = type == TensorType::Q8_0 || type == TensorType::Q4_0 || n_tokens == 1;
-  static thread_local std::vector<uint8_t> q;
-  static thread_local std::vector<float> scales;
-  if (!direct) {
-    q.resize(static_cast<size_t>(kTile * n));
-    scales.resize(static_cast<size_t>(kTile * n / 8));  // A and B per 16 weights
-  }
+  const bool direct = !detail::matmul_unpacks(type, n_tokens);
+  // Unpacked tile: kTile rows of n quantized values, then A and B per 16 weights.
+  uint8_t* q = static_cast<uint8_t*>(scratch);
+  float* scales = direct ? nullptr : reinterpret_cast<float*>(q + kTile * n);
   for (int64_t r0 = row_begin; r0 < row_end; r0 += kTile) {
     const int64_t rows = std::min(kTile, row_end - r0);
     if (direct) {
@@ -352,8 +349,8 @@ void MatmulRows(TensorType type, const uint8_t* w, size_t row_bytes, int64_t n,
     detail::UnpackedBlock u;
     for (int64_t r = 0; r < rows; ++r) {
       const uint8_t* row = w + static_cast<size_t>(r0 + r) * row_bytes;
-      uint8_t* rq = q.data() + r * n;
-      float* ra = scales.data() + r * (n / 8);
+      uint8_t* rq = q + r * n;
+      float* ra = scales + r * (n / 8);
       float* rb = ra + n / 16;
       for (int64_t b = 0; b < n / per_block; ++b) {
         detail::unpack_block(type, row, b, u);
@@ -365,8 +362,8 @@ void MatmulRows(TensorType type, const uint8_t* w, size_t row_bytes, int64_t n,
     for (int64_t t = 0; t < n_tokens; ++t) {
       const Q8Activations* xt = x + t * blocks_per_row;
       for (int64_t r = 0; r < rows; ++r) {
-        const float* ra = scales.data() + r * (n / 8);
-        y[t * y_stride + r0 + r] = dot_prepared(q.data() + r * n, ra, ra + n / 16, xt, n);
+        const float* ra = scales + r * (n / 8);
+        y[t * y_stride + r0 + r] = dot_prepared(q + r * n, ra, ra + n / 16, xt, n);
       }
     }
   }

@@ -103,9 +103,13 @@ void quantized_dot_x4(tensor::TensorType type, const void* rows, size_t row_byte
 
 void quantized_matmul_rows(tensor::TensorType type, const uint8_t* w, size_t row_bytes, int64_t n,
                            int64_t row_begin, int64_t row_end, const Q8Activations* x,
-                           int64_t n_tokens, float* y, int64_t y_stride) {
+                           int64_t n_tokens, float* y, int64_t y_stride, void* scratch) {
   HWY_DYNAMIC_DISPATCH(MatmulRows)(type, w, row_bytes, n, row_begin, row_end, x, n_tokens, y,
-                                   y_stride);
+                                   y_stride, scratch);
+}
+
+size_t quantized_matmul_scratch_bytes(tensor::TensorType type, int64_t n, int64_t n_tokens) {
+  return detail::matmul_scratch_bytes(type, n, n_tokens);
 }
 
 std::vector<std::string> compiled_targets() {

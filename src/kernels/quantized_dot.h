@@ -51,9 +51,12 @@ void quantized_dot_rows(tensor::TensorType type, const uint8_t* rows, size_t row
 
 // Rows [row_begin, row_end) of a weight matrix (n weights per row) against n_tokens activation
 // rows (n / 32 blocks each): y[t * y_stride + r]. The batched kernel behind kernels::matmul.
+// `scratch` holds quantized_matmul_scratch_bytes(type, n, n_tokens) bytes (64-byte aligned) that
+// the calling thread owns; it may be null when that size is 0.
 void quantized_matmul_rows(tensor::TensorType type, const uint8_t* w, size_t row_bytes, int64_t n,
                            int64_t row_begin, int64_t row_end, const Q8Activations* x,
-                           int64_t n_tokens, float* y, int64_t y_stride);
+                           int64_t n_tokens, float* y, int64_t y_stride, void* scratch);
+size_t quantized_matmul_scratch_bytes(tensor::TensorType type, int64_t n, int64_t n_tokens);
 
 // Scalar references: the same integer arithmetic in plain C++, block by block.
 void quantize_activations_reference(const float* x, Q8Activations* out, int64_t n);

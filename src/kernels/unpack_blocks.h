@@ -16,6 +16,18 @@
 namespace cove::kernels::detail {
 
 // One unpacked block of up to 256 weights: q per weight, A and B per 16 weights.
+// The batched kernel takes weight rows kMatmulTile at a time; types without a direct kernel
+// are unpacked (quantized values, then A and B per 16 weights) into caller-owned scratch when
+// several tokens share each row.
+constexpr int64_t kMatmulTile = 16;
+inline bool matmul_unpacks(tensor::TensorType type, int64_t n_tokens) {
+  return type != tensor::TensorType::Q8_0 && type != tensor::TensorType::Q4_0 && n_tokens > 1;
+}
+inline size_t matmul_scratch_bytes(tensor::TensorType type, int64_t n, int64_t n_tokens) {
+  if (!matmul_unpacks(type, n_tokens)) return 0;
+  return static_cast<size_t>(kMatmulTile * n) + static_cast<size_t>(kMatmulTile * n / 8) * 4;
+}
+
 struct UnpackedBlock {
   uint8_t q[256];
   float a[16];
