@@ -168,6 +168,24 @@ seed_corpus() {
       printf '{"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}' \
         >"$dir/schema.json"
       ;;
+    tool_calls_fuzz)
+      # Model replies in each tool-call format, expressions, and a tools array.
+      printf '<tool_call>{"name": "f", "arguments": {"a": 1}}</tool_call>' >"$dir/hermes.txt"
+      printf '[TOOL_CALLS][{"name": "f", "arguments": {}}]' >"$dir/mistral.txt"
+      printf '[TOOL_CALLS]f[CALL_ID]abc123def[ARGS]{"x": [1]}' >"$dir/mistral-v11.txt"
+      printf '<|python_tag|>{"name": "f", "parameters": {"q": "s"}}' >"$dir/llama.txt"
+      printf 'max(2, 3) ^ -(1.5e2 %% 7) / sqrt(pi)' >"$dir/expression.txt"
+      printf '[{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}}}]' \
+        >"$dir/tools.json"
+      ;;
+    http_fuzz)
+      # OpenAI request bodies: plain chat, streaming with logprobs, json_schema, forced tools.
+      printf '{"model":"m","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],"max_tokens":8,"temperature":0.5,"stop":["\\n"]}' >"$dir/chat.json"
+      printf '{"messages":[{"role":"user","content":[{"type":"text","text":"Hi"}]}],"stream":true,"stream_options":{"include_usage":true},"logprobs":true,"top_logprobs":2}' >"$dir/stream.json"
+      printf '{"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"p","schema":{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"array","items":{"type":"string"}}},"required":["a"]}}}}' >"$dir/schema.json"
+      printf '{"messages":[{"role":"user","content":"w"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\\"x\\":1}"}}]},{"role":"tool","tool_call_id":"c1","content":"3"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"x":{"type":"integer"}}}}}],"tool_choice":"required"}' >"$dir/tools.json"
+      printf '{"prompt":"Once upon","max_tokens":4,"logprobs":1}' >"$dir/completion.json"
+      ;;
     *)
       # Text targets (the tokenizer): the vocab test inputs.
       for f in "$SHARED"/vocab/*.inp; do

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -61,6 +62,72 @@ TEST(Transformer, MixedBatchOfSequencesEqualsEachSequenceAlone) {
   EXPECT_LT(max_abs_diff(logits.data(), alone_b.data(), n_vocab), 1e-4);
   EXPECT_EQ(t.seq_length(0), 7);
   EXPECT_EQ(t.seq_length(1), 4);
+}
+
+bool same_bits(const std::vector<float>& a, const float* b, size_t n) {
+  return a.size() >= n && std::memcmp(a.data(), b, n * sizeof(float)) == 0;
+}
+
+// Batch invariance (continuous batching relies on it): a token's logits are bit-identical
+// whether it is decoded alone or in a batch with other sequences' tokens, at any place in the
+// batch, for every kind of weight the fast kernels read.
+TEST(Transformer, TokenLogitsAreBitIdenticalAloneAndInAMixedBatch) {
+  for (const char* name : {"tiny-llama-Q4_0.gguf", "tiny-llama-Q8_0.gguf",
+                           "tiny-llama-Q4_K_M.gguf", "tiny-qwen2-Q4_K_M.gguf",
+                           "tiny-llama-F16.gguf"}) {
+    auto model = load(name);
+    ASSERT_TRUE(model);
+    const int64_t n_vocab = model->config().n_vocab;
+    const std::vector<int32_t> prompt = {1, 403, 407, 261, 378, 300};
+    const int32_t next = 301;
+    TransformerOptions options;
+    options.n_seq = 8;
+    std::vector<float> alone, logits;
+    {
+      Transformer t(*model, options);
+      ASSERT_TRUE(t.eval(prompt, false, logits).is_ok());
+      const int32_t step[1] = {next};
+      ASSERT_TRUE(t.eval(step, false, alone).is_ok());
+    }
+    for (int place : {0, 3, 7}) {
+      Transformer t(*model, options);
+      ASSERT_TRUE(t.eval(prompt, false, logits).is_ok());
+      // Seven other sequences with prompts of different lengths, prefilled together.
+      std::vector<BatchToken> batch;
+      for (int32_t seq = 1; seq < 8; ++seq) {
+        for (int32_t i = 0; i <= seq; ++i) batch.push_back({1 + 37 * seq + 11 * i, seq, false});
+      }
+      ASSERT_TRUE(t.forward(batch, logits).is_ok());
+      // One decode token per sequence; sequence 0's token at `place`.
+      batch.clear();
+      for (int32_t seq = 1; seq < 8; ++seq) batch.push_back({200 + seq, seq, true});
+      batch.insert(batch.begin() + place, BatchToken{next, 0, true});
+      ASSERT_TRUE(t.forward(batch, logits).is_ok());
+      ASSERT_EQ(logits.size(), static_cast<size_t>(8 * n_vocab));
+      EXPECT_TRUE(same_bits(alone, logits.data() + place * n_vocab, static_cast<size_t>(n_vocab)))
+          << name << ": logits of the token at batch place " << place << " differ from alone by "
+          << max_abs_diff(alone.data(), logits.data() + place * n_vocab, n_vocab);
+    }
+  }
+}
+
+// The prompt as one batch gives every position the same logits as feeding it token by token.
+TEST(Transformer, PromptBatchEqualsTokenByTokenBitForBit) {
+  for (const char* name : {"tiny-llama-Q4_0.gguf", "tiny-llama-Q4_K_M.gguf"}) {
+    auto model = load(name);
+    ASSERT_TRUE(model);
+    const int64_t n_vocab = model->config().n_vocab;
+    const std::vector<int32_t> prompt = {1, 403, 407, 261, 378, 300, 301, 290, 280};
+    std::vector<float> batched, single;
+    Transformer t(*model, TransformerOptions{});
+    ASSERT_TRUE(t.eval(prompt, true, batched).is_ok());
+    t.truncate(0);
+    for (size_t i = 0; i < prompt.size(); ++i) {
+      ASSERT_TRUE(t.eval(std::span(prompt).subspan(i, 1), false, single).is_ok());
+      EXPECT_TRUE(same_bits(single, batched.data() + i * n_vocab, static_cast<size_t>(n_vocab)))
+          << name << " position " << i;
+    }
+  }
 }
 
 TEST(Transformer, CopiedPrefixContinuesLikeTheOriginal) {

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/bench_serving.h"
 #include "cli/commands.h"
 #include "cli/loaded_model.h"
 #include "core/thread_pool.h"
@@ -28,6 +29,7 @@ struct BenchOptions {
   int64_t n_prompt = 512;
   int64_t n_gen = 128;
   int n_threads = 0;
+  int n_threads_batch = 0;  // prompt batches; 0: n_threads
   int repetitions = 5;
   std::string output = "md";
   bool bandwidth = false;
@@ -189,6 +191,7 @@ int run_bench(const BenchOptions& o) {
   topts.n_ctx = std::max<int64_t>(1, o.n_prompt + o.n_gen);
   topts.n_batch = std::max<int64_t>(1, o.n_prompt);
   topts.n_threads = n_threads;
+  topts.n_threads_batch = o.n_threads_batch;
   model::Transformer transformer(model, topts);
   Result<std::optional<int64_t>> bos_id = model.file().get_int("tokenizer.ggml.bos_token_id");
   const int32_t bos = bos_id && *bos_id ? static_cast<int32_t>(**bos_id) : -1;
@@ -317,6 +320,9 @@ Command add_bench_command(CLI::App& app) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   sub->add_option("-t,--threads", o->n_threads, "Threads (default: all cores)")
       ->check(CLI::Range(0, 4096));
+  sub->add_option("--threads-batch", o->n_threads_batch,
+                  "Threads for the prompt batch, also -tb (default: -t)")
+      ->check(CLI::Range(0, 4096));
   sub->add_option("-r,--repetitions", o->repetitions, "Runs per test after the warm-up (default 5)")
       ->check(CLI::Range(1, 100000));
   sub->add_option("-o,--output", o->output, "md or json (default md)")
@@ -325,7 +331,31 @@ Command add_bench_command(CLI::App& app) {
                 "Measure the memory read bandwidth with all threads (-t)");
   sub->add_option("--bandwidth-mib", o->bandwidth_mib, "Buffer read by --bandwidth (default 1024)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-  return [o]() {
+  // Serving through the Scheduler (cli/bench_serving.h): -n, -t, -r and -o apply to it too.
+  auto serving = std::make_shared<ServingBenchOptions>();
+  sub->add_option("--concurrency", serving->concurrency,
+                  "Concurrent greedy streams through the scheduler, e.g. 1,4,8,16")
+      ->delimiter(',')
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  sub->add_option("--stream-prompt", serving->n_prompt, "Prompt tokens per stream (default 32)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  sub->add_option("--stall-prompt", serving->stall_prompt,
+                  "Longest gap in other streams when a prompt this long arrives mid-stream")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  sub->add_option("--stall-streams", serving->stall_streams, "Streams decoding (default 4)")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  sub->add_option("--prefill-chunk", serving->prefill_chunk, "Prompt tokens per step (default 256)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  return [o, serving, sub]() {
+    if (!serving->concurrency.empty() || serving->stall_prompt > 0) {
+      if (o->model_path.empty()) return fail("give -m MODEL");
+      serving->model_path = o->model_path;
+      if (sub->count("--n-gen") > 0) serving->n_gen = o->n_gen;
+      serving->n_threads = o->n_threads;
+      if (sub->count("--repetitions") > 0) serving->repetitions = o->repetitions;
+      serving->output = o->output;
+      return run_serving_bench(*serving);
+    }
     if (o->model_path.empty() && !o->bandwidth) return fail("give -m MODEL, --bandwidth, or both");
     return run_bench(*o);
   };

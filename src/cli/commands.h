@@ -17,5 +17,12 @@ Command add_perplexity_command(CLI::App& app);
 Command add_synth_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 Command add_quantize_command(CLI::App& app);
+// The OpenAI-compatible HTTP server (src/server/).
+Command add_serve_command(CLI::App& app);
+// The assistant's setup and data (config.yaml, routing, long-term memory).
+Command add_init_command(CLI::App& app);
+Command add_config_command(CLI::App& app);
+Command add_route_command(CLI::App& app);
+Command add_memory_command(CLI::App& app);
 
 }  // namespace cove::cli

@@ -1,6 +1,7 @@
 // cove: a private AI assistant with its own inference engine. This is the command line.
 #include <cstdio>
 #include <map>
+#include <string_view>
 
 #include "cli/commands.h"
 
@@ -21,6 +22,15 @@ int main(int argc, char** argv) {
   add(cove::cli::add_synth_command);
   add(cove::cli::add_bench_command);
   add(cove::cli::add_quantize_command);
+  add(cove::cli::add_serve_command);
+  add(cove::cli::add_init_command);
+  add(cove::cli::add_config_command);
+  add(cove::cli::add_route_command);
+  add(cove::cli::add_memory_command);
+  // llama.cpp's two-letter short option for the prompt's thread count (CLI11 takes one letter).
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "-tb") argv[i] = const_cast<char*>("--threads-batch");
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

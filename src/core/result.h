@@ -12,6 +12,10 @@
 namespace cove {
 
 struct Error {
+  Error() = default;
+  explicit Error(std::string message, std::string code = {})
+      : message(std::move(message)), code(std::move(code)) {}
+
   std::string message;
   std::string code;  // a machine-readable kind where callers branch on it ("queue_full"), else ""
 };

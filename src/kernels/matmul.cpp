@@ -1,5 +1,6 @@
 #include "kernels/matmul.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "kernels/quantized_dot.h"
@@ -33,32 +34,53 @@ float dot_f32(const float* a, const float* b, int64_t n) {
   return sum;
 }
 
-void matmul(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
+void parallel_for_threads(ThreadPool& pool, int n_threads, int64_t n, int64_t grain,
+                          const std::function<void(int64_t, int64_t, int)>& fn) {
+  if (n_threads <= 0 || n_threads >= pool.n_threads()) {
+    pool.parallel_for(n, grain, fn);
+    return;
+  }
+  // n_threads shares of whole grains; the pool hands one share to each of its first threads.
+  grain = std::max<int64_t>(1, grain);
+  const int64_t n_grains = (n + grain - 1) / grain;
+  const int64_t shares = std::min<int64_t>(n_threads, n_grains);
+  pool.parallel_for(shares, 1, [&](int64_t first, int64_t last, int thread) {
+    for (int64_t s = first; s < last; ++s) {
+      const int64_t per = n_grains / shares, extra = n_grains % shares;
+      const int64_t begin = (s * per + std::min(s, extra)) * grain;
+      const int64_t end = std::min(n, begin + (per + (s < extra ? 1 : 0)) * grain);
+      if (begin < end) fn(begin, end, thread);
+    }
+  });
+}
+
+void matmul(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
+            int n_threads) {
   if (has_quantized_dot(w.type)) {
     // Round the activations to Q8 blocks once (split over tokens), then split rows.
     const int64_t blocks = w.n_cols / 32;
     auto* a = static_cast<Q8Activations*>(
         pool.shared_scratch(static_cast<size_t>(n_tokens * blocks) * sizeof(Q8Activations)));
-    pool.parallel_for(n_tokens, 1, [&](int64_t begin, int64_t end, int) {
+    parallel_for_threads(pool, n_threads, n_tokens, 1, [&](int64_t begin, int64_t end, int) {
       for (int64_t t = begin; t < end; ++t) {
         quantize_activations(x + t * w.n_cols, a + t * blocks, w.n_cols);
       }
     });
     const size_t scratch_bytes = quantized_matmul_scratch_bytes(w.type, w.n_cols, n_tokens);
-    pool.parallel_for(w.n_rows, 16, [&](int64_t begin, int64_t end, int thread) {
+    parallel_for_threads(pool, n_threads, w.n_rows, 16, [&](int64_t begin, int64_t end, int thread) {
       void* scratch = scratch_bytes ? pool.worker_scratch(thread, scratch_bytes) : nullptr;
       quantized_matmul_rows(w.type, w.data, w.row_bytes, w.n_cols, begin, end, a, n_tokens, y,
                             w.n_rows, scratch);
     });
     return;
   }
-  matmul_float(w, x, n_tokens, y, pool);
+  matmul_float(w, x, n_tokens, y, pool, n_threads);
 }
 
 void matmul_float(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y,
-                  ThreadPool& pool) {
+                  ThreadPool& pool, int n_threads) {
   // Float types: each row is converted once into a per-thread buffer and used for every token.
-  pool.parallel_for(w.n_rows, 16, [&](int64_t begin, int64_t end, int thread) {
+  parallel_for_threads(pool, n_threads, w.n_rows, 16, [&](int64_t begin, int64_t end, int thread) {
     auto* row = static_cast<float*>(
         pool.worker_scratch(thread, static_cast<size_t>(w.n_cols) * sizeof(float)));
     for (int64_t r = begin; r < end; ++r) {

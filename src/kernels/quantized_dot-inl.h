@@ -1,8 +1,9 @@
 // Per-target integer dot kernels (Highway's include pattern: this file is compiled once per
 // SIMD target by quantized_dot.cpp). x86 targets use the byte multiply-add instructions
 // directly (vpmaddubsw: 32 unsigned x signed byte products summed in pairs per instruction),
-// which Highway 1.0 does not expose; other targets run portable code that the compiler
-// vectorizes for them.
+// which Highway 1.0 does not expose; on AVX3 with VNNI the tile kernels of
+// quantized_tiles_avx512-inl.h take over for Q4_0, Q8_0, Q4_K and Q6_K. Other targets run
+// portable code that the compiler vectorizes for them.
 
 #if defined(COVE_KERNELS_QUANTIZED_DOT_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef COVE_KERNELS_QUANTIZED_DOT_INL_H_
@@ -39,6 +40,13 @@ inline float horizontal_sum(__m256 v) {
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
 }
+
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#define COVE_AVX512_TILES 1
+#include "kernels/quantized_tiles_avx512-inl.h"
+#else
+#define COVE_AVX512_TILES 0
+#endif
 
 // Sums of q[i] * a[i] over bytes 0..15 (lanes 0-3) and 16..31 (lanes 4-7), as 8 int32 lanes
 // whose per-half totals are what we need. q must be < 128 so pair sums cannot saturate.
@@ -196,6 +204,18 @@ inline bool DotRowX4(TensorType type, const void* row, const Q8Activations* cons
   return false;
 }
 
+// One 32-weight chunk of an unpacked row (q per weight, A and B per 16 weights) against one
+// activation block. Decode (dot_unpacked) and batches (dot_prepared) both go through this, so a
+// token's result is the same whatever batch it is in.
+inline void accumulate_chunk(const uint8_t* q, const float* a, const float* bias,
+                             const Q8Activations* x, __m256& acc, float& offsets) {
+  const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+  const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->q));
+  const __m256 scale = _mm256_set_m128(_mm_set1_ps(a[1] * x->d), _mm_set1_ps(a[0] * x->d));
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(wq, xq)), scale, acc);
+  offsets += bias[0] * x->s[0] + bias[1] * x->s[1];
+}
+
 // Any unpackable type: each block to (q, A, B), then the common integer kernel per 32.
 inline float dot_unpacked(TensorType type, const void* row, const Q8Activations* x, int64_t n) {
   detail::UnpackedBlock u;
@@ -206,12 +226,7 @@ inline float dot_unpacked(TensorType type, const void* row, const Q8Activations*
   for (int64_t b = 0; b < n_blocks; ++b) {
     detail::unpack_block(type, row, b, u);
     for (int c = 0; c < per_block / 32; ++c, ++x) {
-      const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(u.q + 32 * c));
-      const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->q));
-      const __m256 scale = _mm256_set_m128(_mm_set1_ps(u.a[2 * c + 1] * x->d),
-                                           _mm_set1_ps(u.a[2 * c] * x->d));
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(wq, xq)), scale, acc);
-      offsets += u.b[2 * c] * x->s[0] + u.b[2 * c + 1] * x->s[1];
+      accumulate_chunk(u.q + 32 * c, u.a + 2 * c, u.b + 2 * c, x, acc, offsets);
     }
   }
   return horizontal_sum(acc) + offsets;
@@ -223,28 +238,85 @@ inline float dot_prepared(const uint8_t* q, const float* a, const float* bias,
   __m256 acc = _mm256_setzero_ps();
   float offsets = 0.0f;
   for (int64_t c = 0; c < n / 32; ++c, ++x, q += 32, a += 2, bias += 2) {
-    const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
-    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->q));
-    const __m256 scale = _mm256_set_m128(_mm_set1_ps(a[1] * x->d), _mm_set1_ps(a[0] * x->d));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(wq, xq)), scale, acc);
-    offsets += bias[0] * x->s[0] + bias[1] * x->s[1];
+    accumulate_chunk(q, a, bias, x, acc, offsets);
   }
   return horizontal_sum(acc) + offsets;
 }
 
+// Rounds n floats into Q8 blocks with the reference's arithmetic (float max |x| / 127, float
+// reciprocal, x * reciprocal rounded to nearest even), so the results are bit-identical to
+// quantize_activations_reference; 32 values per step instead of one.
+inline void QuantizeActivations(const float* x, Q8Activations* out, int64_t n) {
+  const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+  for (int64_t b = 0; b < n / 32; ++b, x += 32) {
+    __m256 v[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int k = 0; k < 4; ++k) {
+      v[k] = _mm256_loadu_ps(x + 8 * k);
+      amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign_mask, v[k]));
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float d = _mm_cvtss_f32(m) / 127.0f;
+    const float inverse = d > 0.0f ? 1.0f / d : 0.0f;
+    const __m256 scale = _mm256_set1_ps(inverse);
+    __m256i q[4];
+    for (int k = 0; k < 4; ++k) q[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], scale));
+    // Lane sums of each half (values 0..15 and 16..31) before packing.
+    const __m256i half0 = _mm256_add_epi32(q[0], q[1]), half1 = _mm256_add_epi32(q[2], q[3]);
+    __m128i h0 = _mm_add_epi32(_mm256_castsi256_si128(half0), _mm256_extracti128_si256(half0, 1));
+    __m128i h1 = _mm_add_epi32(_mm256_castsi256_si128(half1), _mm256_extracti128_si256(half1, 1));
+    h0 = _mm_hadd_epi32(h0, h1);  // (h0 pairs, h1 pairs)
+    h0 = _mm_hadd_epi32(h0, h0);  // (sum0, sum1, ...)
+    // Pack 32 int32 to 32 int8 in order (the packs work per 128-bit lane, hence the permutes).
+    const __m256i w01 = _mm256_packs_epi32(q[0], q[1]), w23 = _mm256_packs_epi32(q[2], q[3]);
+    __m256i bytes = _mm256_packs_epi16(w01, w23);
+    bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    Q8Activations& block = out[b];
+    block.d = d;
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(block.q), bytes);
+    block.s[0] = d * static_cast<float>(_mm_cvtsi128_si32(h0));
+    block.s[1] = d * static_cast<float>(_mm_extract_epi32(h0, 1));
+  }
+}
+
+// Types read directly by DotRow (never unpacked), for every token count.
+inline bool has_direct_kernel(TensorType type) {
+  return type == TensorType::Q8_0 || type == TensorType::Q4_0 || type == TensorType::Q4_K ||
+         type == TensorType::Q6_K;
+}
+
 #else  // portable code
+
+#define COVE_AVX512_TILES 0
+
+// One 32-weight chunk of an unpacked row against one activation block (shared by decode and
+// batches so that both give the same floats).
+inline void accumulate_chunk(const uint8_t* q, const float* a, const float* bias,
+                             const Q8Activations* x, float& acc) {
+  int32_t s0 = 0, s1 = 0;
+  for (int i = 0; i < 16; ++i) s0 += q[i] * x->q[i];
+  for (int i = 16; i < 32; ++i) s1 += q[i] * x->q[i];
+  acc += x->d * (a[0] * static_cast<float>(s0) + a[1] * static_cast<float>(s1)) +
+         bias[0] * x->s[0] + bias[1] * x->s[1];
+}
 
 inline float dot_prepared(const uint8_t* q, const float* a, const float* bias,
                           const Q8Activations* x, int64_t n) {
   float acc = 0.0f;
   for (int64_t c = 0; c < n / 32; ++c, ++x, q += 32, a += 2, bias += 2) {
-    int32_t s0 = 0, s1 = 0;
-    for (int i = 0; i < 16; ++i) s0 += q[i] * x->q[i];
-    for (int i = 16; i < 32; ++i) s1 += q[i] * x->q[i];
-    acc += x->d * (a[0] * static_cast<float>(s0) + a[1] * static_cast<float>(s1)) +
-           bias[0] * x->s[0] + bias[1] * x->s[1];
+    accumulate_chunk(q, a, bias, x, acc);
   }
   return acc;
+}
+
+inline bool has_direct_kernel(TensorType type) {
+  return type == TensorType::Q8_0 || type == TensorType::Q4_0;
+}
+
+inline void QuantizeActivations(const float* x, Q8Activations* out, int64_t n) {
+  quantize_activations_reference(x, out, n);
 }
 
 inline float dot_q8_0(const tensor::BlockQ8_0* w, const Q8Activations* x, int64_t n_blocks) {
@@ -264,11 +336,7 @@ inline float dot_unpacked(TensorType type, const void* row, const Q8Activations*
   for (int64_t b = 0; b < n / per_block; ++b) {
     detail::unpack_block(type, row, b, u);
     for (int c = 0; c < per_block / 32; ++c, ++x) {
-      int32_t s0 = 0, s1 = 0;
-      for (int i = 0; i < 16; ++i) s0 += u.q[32 * c + i] * x->q[i];
-      for (int i = 16; i < 32; ++i) s1 += u.q[32 * c + i] * x->q[i];
-      acc += x->d * (u.a[2 * c] * static_cast<float>(s0) + u.a[2 * c + 1] * static_cast<float>(s1)) +
-             u.b[2 * c] * x->s[0] + u.b[2 * c + 1] * x->s[1];
+      accumulate_chunk(u.q + 32 * c, u.a + 2 * c, u.b + 2 * c, x, acc);
     }
   }
   return acc;
@@ -304,20 +372,46 @@ inline float DotRow(TensorType type, const void* row, const Q8Activations* x, in
 // y[r * y_stride] = dot(row r, x) for n_rows rows of row_bytes each.
 void DotRows(TensorType type, const uint8_t* rows, size_t row_bytes, int64_t n_rows,
              const Q8Activations* x, int64_t n, float* y, int64_t y_stride) {
+#if COVE_AVX512_TILES
+  if (has_tiles(type)) {
+    // One token: the same tiles as batches (a strided y is written one row at a time).
+    if (y_stride == 1) {
+      matmul_tiles(type, rows, row_bytes, n, 0, n_rows, x, 1, y, 1);
+    } else {
+      for (int64_t r = 0; r < n_rows; ++r) {
+        matmul_tiles(type, rows + static_cast<size_t>(r) * row_bytes, row_bytes, n, 0, 1, x, 1,
+                     y + r * y_stride, 1);
+      }
+    }
+    return;
+  }
+#endif
   for (int64_t r = 0; r < n_rows; ++r) {
     y[r * y_stride] = DotRow(type, rows + static_cast<size_t>(r) * row_bytes, x, n);
   }
 }
 
 // Batched products: rows [row_begin, row_end) of W against n_tokens activation rows, written to
-// y[t * y_stride + r]. Rows are taken in tiles; Q8_0 and Q4_0 are read directly, other types are
-// unpacked once per row and reused for every token.
+// y[t * y_stride + r].
+//
+// Batch invariance: every (row, token) result is computed by exactly the same instructions as
+// a batch of one would use (the same kernel, the same float accumulation order), so a token's
+// output never depends on the other tokens of its batch. Continuous batching relies on this.
+// With AVX-512 VNNI the tile kernels guarantee it by construction; elsewhere the directly read
+// types use the four-token kernels (the same per-token operations as DotRow) and the other
+// types are unpacked once per row tile and run through the same per-chunk code as DotRow.
 void MatmulRows(TensorType type, const uint8_t* w, size_t row_bytes, int64_t n,
                 int64_t row_begin, int64_t row_end, const Q8Activations* x, int64_t n_tokens,
                 float* y, int64_t y_stride, void* scratch) {
+#if COVE_AVX512_TILES
+  if (has_tiles(type)) {
+    matmul_tiles(type, w, row_bytes, n, row_begin, row_end, x, n_tokens, y, y_stride);
+    return;
+  }
+#endif
   constexpr int64_t kTile = detail::kMatmulTile;
   const int64_t blocks_per_row = n / 32;
-  const bool direct = !detail::matmul_unpacks(type, n_tokens);
+  const bool direct = n_tokens == 1 || has_direct_kernel(type);
   // Unpacked tile: kTile rows of n quantized values, then A and B per 16 weights.
   uint8_t* q = static_cast<uint8_t*>(scratch);
   float* scales = direct ? nullptr : reinterpret_cast<float*>(q + kTile * n);
@@ -369,12 +463,19 @@ void MatmulRows(TensorType type, const uint8_t* w, size_t row_bytes, int64_t n,
   }
 }
 
+void QuantizeRows(const float* x, Q8Activations* out, int64_t n) {
+  QuantizeActivations(x, out, n);
+}
+
 float DotOne(TensorType type, const void* row, const Q8Activations* x, int64_t n) {
-  return DotRow(type, row, x, n);
+  float y = 0.0f;
+  DotRows(type, static_cast<const uint8_t*>(row), 0, 1, x, n, &y, 1);
+  return y;
 }
 
 }  // namespace cove::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
 #undef COVE_X86_KERNELS
+#undef COVE_AVX512_TILES
 #endif  // include guard

@@ -17,6 +17,7 @@ namespace cove::kernels {
 HWY_EXPORT(DotRows);
 HWY_EXPORT(DotOne);
 HWY_EXPORT(MatmulRows);
+HWY_EXPORT(QuantizeRows);
 
 bool has_quantized_dot(tensor::TensorType type) {
   using tensor::TensorType;
@@ -56,9 +57,8 @@ void quantize_activations_reference(const float* x, Q8Activations* out, int64_t 
   }
 }
 
-// Plain loops over 32 floats vectorize well for every target; no per-target copy is needed.
 void quantize_activations(const float* x, Q8Activations* out, int64_t n) {
-  quantize_activations_reference(x, out, n);
+  HWY_DYNAMIC_DISPATCH(QuantizeRows)(x, out, n);
 }
 
 float quantized_dot_reference(tensor::TensorType type, const void* row, const Q8Activations* x,

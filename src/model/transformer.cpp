@@ -26,7 +26,9 @@ Transformer::Transformer(const Model& model, const TransformerOptions& options)
       n_seq_(std::max<int64_t>(1, options.n_seq)),
       n_batch_(std::max<int64_t>(1, options.n_batch)),
       lengths_(static_cast<size_t>(n_seq_), 0),
-      pool_(options.n_threads > 0 ? options.n_threads : ThreadPool::default_threads()),
+      n_threads_(options.n_threads > 0 ? options.n_threads : ThreadPool::default_threads()),
+      n_threads_batch_(options.n_threads_batch > 0 ? options.n_threads_batch : n_threads_),
+      pool_(std::max(n_threads_, n_threads_batch_)),
       cache_(config_.n_layers, n_seq_ * n_ctx_, config_.kv_dim(),
              options.reference ? KvType::kF32 : KvType::kF16) {
   const Config& c = config_;
@@ -58,7 +60,7 @@ void Transformer::matmul(const tensor::Matrix& w, const float* x, int64_t n, flo
   if (reference_) {
     kernels::matmul_reference(w, x, n, y);
   } else {
-    kernels::matmul(w, x, n, y, pool_);
+    kernels::matmul(w, x, n, y, pool_, active_threads_);
   }
 }
 
@@ -137,6 +139,7 @@ void Transformer::forward_chunk(const BatchToken* batch, const int64_t* position
   const int64_t d = c.n_embd, kv = c.kv_dim();
   float* x = x_.data();
   float* xn = xn_.data();
+  active_threads_ = threads_for(n);
 
   for (int64_t t = 0; t < n; ++t) {
     const tensor::Matrix& e = model_.token_embedding();
@@ -197,7 +200,8 @@ void Transformer::attention(int64_t layer, const BatchToken* batch, const int64_
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const float* q = q_.data();
   float* out = attn_out_.data();
-  pool_.parallel_for(n * c.n_heads, 1, [&](int64_t begin, int64_t end, int) {
+  kernels::parallel_for_threads(pool_, active_threads_, n * c.n_heads, 1,
+                                [&](int64_t begin, int64_t end, int) {
     for (int64_t job = begin; job < end; ++job) {
       const int64_t t = job / c.n_heads, h = job % c.n_heads;
       const int64_t offset = (h / group) * hd;  // this head's KV head within a cache row

@@ -26,7 +26,8 @@ struct TransformerOptions {
   int64_t n_ctx = 0;      // positions per sequence; 0: the model's training context, max 4096
   int64_t n_seq = 1;      // sequences that can be in flight at once
   int64_t n_batch = 512;  // tokens per forward step (larger batches are split)
-  int n_threads = 0;      // 0: all cores
+  int n_threads = 0;        // threads for single-token steps (generation); 0: physical cores
+  int n_threads_batch = 0;  // threads for batches of several tokens (prompts); 0: n_threads
   bool reference = false; // scalar reference kernels, F32 KV cache
 };
 
@@ -67,6 +68,8 @@ class Transformer {
   void forward_chunk(const BatchToken* batch, const int64_t* positions, int64_t n, float* logits);
   void attention(int64_t layer, const BatchToken* batch, const int64_t* positions, int64_t n);
   void matmul(const tensor::Matrix& w, const float* x, int64_t n, float* y);
+  // Threads for a step of n tokens (generation's count for one token, else the batch count).
+  int threads_for(int64_t n) const { return n > 1 ? n_threads_batch_ : n_threads_; }
   void ensure_rope_table(int64_t n_positions);
   int64_t cell(int32_t seq, int64_t pos) const { return seq * n_ctx_ + pos; }
 
@@ -77,7 +80,10 @@ class Transformer {
   int64_t n_seq_;
   int64_t n_batch_;
   std::vector<int64_t> lengths_;  // per sequence
-  ThreadPool pool_;
+  int n_threads_;
+  int n_threads_batch_;
+  int active_threads_ = 0;  // for the step being run
+  ThreadPool pool_;  // max(n_threads_, n_threads_batch_) threads
   KvCache cache_;
   // Activations for up to n_batch tokens, allocated once.
   std::vector<float> x_, xn_, q_, k_, v_, attn_out_, gate_, up_, scratch_;

@@ -8,7 +8,13 @@
 // tokens cached for an idle or finished slot reuses them (prefix reuse).
 //
 // Callbacks run on the scheduler thread, one request's in order, and must not block: the server
-// posts them to its own executor.
+// posts them to its own executor. They may call submit(), cancel(), stats() and drain() (which
+// then does not wait), but must not destroy the Scheduler. A callback that throws ends its
+// request with kError (an on_done that throws is ignored).
+//
+// A request whose text is cut short (cancel, timeout, a callback returning false) keeps only the
+// text already streamed; held-back bytes (a partial UTF-8 character, a possible stop-string
+// start) are released only when it ends by kStop or kLength.
 #pragma once
 
 #include <chrono>
@@ -104,15 +110,18 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Queues a request. Fails without calling any callback when the prompt is empty or does not
-  // fit the context (message gives both numbers), a token id is out of range, or the queue is
-  // full (Error::code == kQueueFull).
+  // fit the context (message gives both numbers; code "context_length_exceeded"), a token id
+  // is out of range (code "invalid_request"), the queue is full (code kQueueFull), or after
+  // drain() or during destruction (code "unavailable"). Thread-safe, also from callbacks.
   Result<RequestId> submit(Request request, RequestCallbacks callbacks);
 
   // Ends a request (queued or running) with kCancelled; unknown or finished ids are ignored.
   void cancel(RequestId id);
 
-  // Stops taking requests; lets running and queued ones finish until `deadline`, then cancels
-  // what is left. Returns when nothing is in flight.
+  // Stops taking requests (submit then fails with code "unavailable"); lets running and queued
+  // ones finish until `deadline`, then cancels what is left. Returns when nothing is in flight
+  // (every on_done has returned). Called from a callback (on the scheduler thread) it only stops
+  // taking requests and returns at once.
   void drain(std::chrono::steady_clock::time_point deadline);
 
   SchedulerStats stats() const;

@@ -1,0 +1,89 @@
+// The engine-core fidelity checks (../shared/golden/goldens.json) on every compiled SIMD target:
+// each target is forced in turn (kernels::force_target) and the fast path, teacher-forced on
+// the goldens, must stay within the reference engine's deviation, as in engine_golden_test.cpp
+// for the best target. Every target runs every weight family the kernels treat differently
+// (Q8_0, Q4_0, K-quants with 256-weight rows and the 32-weight fallbacks of qwen2's rows of 128,
+// F16), on the small models so that the whole matrix stays fast.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <tuple>
+
+#include "kernels/quantized_dot.h"
+#include "model/model.h"
+#include "model/transformer.h"
+#include "support/goldens.h"
+
+namespace cove::model {
+namespace {
+
+using testing::GoldenCase;
+
+std::vector<std::vector<float>> teacher_forced_logprobs(Transformer& t, const GoldenCase& c) {
+  std::vector<int32_t> tokens = c.prompt_tokens;
+  for (size_t s = 0; s + 1 < c.steps.size(); ++s) tokens.push_back(c.steps[s].id);
+  std::vector<float> logits;
+  t.truncate(0);
+  Status status = t.eval(tokens, true, logits);
+  EXPECT_TRUE(status.is_ok()) << status.message();
+  const int64_t n_vocab = t.model().config().n_vocab;
+  std::vector<std::vector<float>> rows;
+  for (size_t s = 0; s < c.steps.size(); ++s) {
+    const float* row = logits.data() + (c.prompt_tokens.size() - 1 + s) * n_vocab;
+    double max = row[0];
+    for (int64_t i = 0; i < n_vocab; ++i) max = std::max<double>(max, row[i]);
+    double sum = 0;
+    for (int64_t i = 0; i < n_vocab; ++i) sum += std::exp(row[i] - max);
+    const double lse = max + std::log(sum);
+    std::vector<float> lp(static_cast<size_t>(n_vocab));
+    for (int64_t i = 0; i < n_vocab; ++i) lp[i] = static_cast<float>(row[i] - lse);
+    rows.push_back(std::move(lp));
+  }
+  return rows;
+}
+
+class EngineEveryTarget
+    : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(kernels::force_target(std::get<0>(GetParam()))) << std::get<0>(GetParam());
+  }
+  void TearDown() override { kernels::reset_target(); }
+};
+
+TEST_P(EngineEveryTarget, FastKernelsWithinReferenceEngineDeviation) {
+  const std::string& model_name = std::get<1>(GetParam());
+  std::vector<GoldenCase> cases;
+  for (GoldenCase& c : testing::load_golden_cases()) {
+    if (c.model == model_name) cases.push_back(std::move(c));
+  }
+  ASSERT_FALSE(cases.empty());
+  auto model = Model::load(testing::shared_dir() + "/models/" + model_name);
+  ASSERT_TRUE(model.is_ok()) << model.message();
+  EXPECT_EQ(kernels::active_target(), std::get<0>(GetParam()));
+  Transformer t(**model, TransformerOptions{});
+  std::vector<std::vector<std::vector<float>>> rows;
+  for (const GoldenCase& c : cases) rows.push_back(teacher_forced_logprobs(t, c));
+  const testing::Deviation dev = testing::measure_deviation(cases, rows);
+  const testing::Deviation ref = testing::reference_deviation(model_name);
+  EXPECT_LE(dev.mean, 1.2 * ref.mean + 0.002) << "max " << dev.max;
+  EXPECT_LE(dev.max, 1.5 * ref.max + 0.01) << "mean " << dev.mean;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    TargetsAndModels, EngineEveryTarget,
+    ::testing::Combine(::testing::ValuesIn(kernels::compiled_targets()),
+                       ::testing::Values("tiny-llama-Q8_0.gguf", "tiny-llama-Q4_0.gguf",
+                                         "tiny-llama-Q4_K_M.gguf", "tiny-llama-Q6_K.gguf",
+                                         "tiny-qwen2-Q4_K_M.gguf", "tiny-llama-F16.gguf")),
+    [](const ::testing::TestParamInfo<std::tuple<std::string, std::string>>& info) {
+      std::string name = std::get<0>(info.param) + "_" + std::get<1>(info.param);
+      name = name.substr(0, name.find(".gguf"));
+      for (char& ch : name) {
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      }
+      return name;
+    });
+
+}  // namespace
+}  // namespace cove::model
