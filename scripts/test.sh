@@ -8,7 +8,7 @@
 #   setup   scripts/setup.sh: install missing packages, build Release into build/
 #   tests   ctest over build/
 #   asan    build-asan/: AddressSanitizer + UndefinedBehaviorSanitizer build of cove_tests, ctest
-#   fuzz    build-fuzz/: every fuzz/*_fuzz.cpp as a libFuzzer binary, each run for a while from a
+#   fuzz    build-asan/: every fuzz/*_fuzz.cpp as a libFuzzer binary, each run for a while from a
 #           seed corpus made in a temp folder out of the shared test files
 #
 # Environment:
@@ -128,8 +128,12 @@ stage_begin asan "AddressSanitizer + UBSan build of cove_tests in build-asan/"
 if command -v clang++ >/dev/null; then ASAN_CXX=clang++; else ASAN_CXX=g++; fi
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:check_initialization_order=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
+# With clang the same build also holds the fuzz targets (COVE_FUZZ adds coverage
+# instrumentation to the library), so the library is compiled with sanitizers once.
+asan_fuzz=OFF
+[[ "$ASAN_CXX" == clang++ ]] && asan_fuzz=ON
 if cmake -S . -B build-asan -G Ninja -DCMAKE_CXX_COMPILER="$ASAN_CXX" -DCOVE_SANITIZE=ON \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+  -DCOVE_FUZZ="$asan_fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
   cmake --build build-asan --target cove_tests --parallel "$JOBS"; then
   asan_args=(--test-dir build-asan --output-on-failure -j2)
   if [[ -n "$ASAN_EXCLUDE" ]]; then
@@ -143,7 +147,7 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-stage_begin fuzz "libFuzzer targets in build-fuzz/, ${FUZZ_SECONDS}s each"
+stage_begin fuzz "libFuzzer targets in build-asan/, ${FUZZ_SECONDS}s each"
 
 # Seeds each target's corpus folder ($2) from the shared test files. The shared files are
 # copied at run time and never committed.
@@ -203,16 +207,15 @@ if [[ ! -e "${fuzz_sources[0]}" ]]; then
 elif ! command -v clang++ >/dev/null; then
   TOTAL_FAILED=$((TOTAL_FAILED + 1))
   stage_end FAILED "clang++ not found (scripts/setup.sh installs it)"
-elif ! cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCOVE_FUZZ=ON \
-  -DCOVE_TESTS=OFF -DCOVE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+elif [[ ! -f build-asan/CMakeCache.txt ]]; then
   TOTAL_FAILED=$((TOTAL_FAILED + 1))
-  stage_end FAILED "configuring build-fuzz failed"
+  stage_end FAILED "build-asan/ was not configured (asan stage failed)"
 else
   fuzz_failures=()
   for src in "${fuzz_sources[@]}"; do
     target="$(basename "$src" .cpp)"
     echo "-- $target: building"
-    if ! cmake --build build-fuzz --target "$target" --parallel "$JOBS"; then
+    if ! cmake --build build-asan --target "$target" --parallel "$JOBS"; then
       fuzz_failures+=("$target (build)")
       continue
     fi
@@ -229,7 +232,7 @@ else
     echo "-- $target: fuzzing for ${FUZZ_SECONDS}s from $(find "$corpus" -type f | wc -l) seeds"
     log="$TMP/$target/fuzz.log"
     # Run from the temp folder so nothing the fuzzer writes lands in the checkout.
-    (cd "$TMP/$target" && "$ROOT/build-fuzz/$target" "${fuzz_args[@]}" "$corpus") >"$log" 2>&1
+    (cd "$TMP/$target" && "$ROOT/build-asan/$target" "${fuzz_args[@]}" "$corpus") >"$log" 2>&1
     rc=$?
     if ((rc == 0)); then
       grep -E '^(Done [0-9]+ runs|stat::number_of_executed_units|stat::new_units_added)' "$log" |
@@ -237,12 +240,12 @@ else
     else
       # The report, without libFuzzer's progress lines.
       grep -vE '^#[0-9]+[[:space:]]' "$log" | tail -n 80
-      kept="$ROOT/build-fuzz/findings/$target"
+      kept="$ROOT/build-asan/findings/$target"
       mkdir -p "$kept"
       cp -r "$artifacts/." "$kept/" 2>/dev/null
       echo "-- $target: FOUND A PROBLEM (exit $rc); inputs kept in ${kept#"$ROOT/"}/:"
       ls -l "$kept"
-      echo "   reproduce: build-fuzz/$target ${kept#"$ROOT/"}/<file>"
+      echo "   reproduce: build-asan/$target ${kept#"$ROOT/"}/<file>"
       fuzz_failures+=("$target (finding)")
     fi
   done

@@ -2,11 +2,9 @@
 // (tool_http.h).
 #include "assistant/tool_http.h"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -108,60 +106,62 @@ bool host_allowed(std::string_view host, const std::vector<std::string>& allowli
 
 namespace {
 
-template <class Stream>
-asio::awaitable<void> exchange(Stream& stream, const ParsedUrl& url, size_t max_bytes,
-                               HttpFetchResponse& out) {
-  http::request<http::empty_body> request{http::verb::get, url.target, 11};
-  const bool default_port = (url.scheme == "http" && url.port == 80) ||
-                            (url.scheme == "https" && url.port == 443);
-  request.set(http::field::host, url.host + (default_port ? "" : ":" + std::to_string(url.port)));
-  request.set(http::field::user_agent, "cove-http-fetch/0.1");
-  request.set(http::field::accept, "*/*");
-  request.set(http::field::connection, "close");
-  co_await http::async_write(stream, request, asio::use_awaitable);
+// One fetch's state, shared by the completion handlers below. Plain callbacks rather than
+// coroutines: the fuzz build's clang 14 cannot compile Boost 1.74's awaitables.
+struct FetchState {
+  const ParsedUrl& url;
+  const HttpFetchOptions& options;
+  http::request<http::empty_body> request;
   beast::flat_buffer buffer;
   // The cap is the body buffer's max_size: the parser's own body_limit is not honoured for
   // responses with a Content-Length in Boost 1.74's Beast, but a full buffer stops any body
   // (sized, chunked or read to the end) with error::buffer_overflow.
   http::response_parser<http::basic_dynamic_body<beast::flat_buffer>> parser;
-  parser.body_limit(boost::none);
-  parser.get().body().max_size(max_bytes);
-  co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
-  const auto& response = parser.get();
-  out.status = static_cast<int>(response.result_int());
-  out.content_type = std::string(response[http::field::content_type]);
-  out.location = std::string(response[http::field::location]);
-  out.body = beast::buffers_to_string(response.body().data());
-}
+  HttpFetchResponse out;
+  std::optional<std::string> failure;
+  bool done = false;
 
-asio::awaitable<void> fetch(const ParsedUrl& url, const HttpFetchOptions& options,
-                            HttpFetchResponse& out) {
-  auto executor = co_await asio::this_coro::executor;
-  tcp::resolver resolver(executor);
-  const auto endpoints =
-      co_await resolver.async_resolve(url.host, std::to_string(url.port), asio::use_awaitable);
-  if (url.scheme == "http") {
-    beast::tcp_stream stream(executor);
-    stream.expires_after(options.timeout);
-    co_await stream.async_connect(endpoints, asio::use_awaitable);
-    co_await exchange(stream, url, options.max_bytes, out);
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    co_return;
+  FetchState(const ParsedUrl& u, const HttpFetchOptions& o) : url(u), options(o) {
+    request = {http::verb::get, url.target, 11};
+    const bool default_port = (url.scheme == "http" && url.port == 80) ||
+                              (url.scheme == "https" && url.port == 443);
+    request.set(http::field::host, url.host + (default_port ? "" : ":" + std::to_string(url.port)));
+    request.set(http::field::user_agent, "cove-http-fetch/0.1");
+    request.set(http::field::accept, "*/*");
+    request.set(http::field::connection, "close");
+    parser.body_limit(boost::none);
+    parser.get().body().max_size(options.max_bytes);
   }
-  asio::ssl::context context(asio::ssl::context::tls_client);
-  context.set_default_verify_paths();
-  context.set_verify_mode(asio::ssl::verify_peer);
-  beast::ssl_stream<beast::tcp_stream> stream(executor, context);
-  if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {
-    throw beast::system_error(beast::error_code(static_cast<int>(::ERR_get_error()),
-                                                asio::error::get_ssl_category()));
+
+  void finish(const beast::error_code& error) {
+    done = true;
+    if (!error) return;
+    if (error == http::error::body_limit || error == http::error::buffer_overflow) {
+      failure = "the response is larger than the limit of " + std::to_string(options.max_bytes) +
+                " bytes";
+    } else if (error == beast::error::timeout) {
+      failure = "timed out after " + std::to_string(options.timeout.count()) + " ms";
+    } else {
+      failure = error.message();
+    }
   }
-  stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
-  beast::get_lowest_layer(stream).expires_after(options.timeout);
-  co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::use_awaitable);
-  co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
-  co_await exchange(stream, url, options.max_bytes, out);
+};
+
+template <class Stream>
+void exchange(Stream& stream, FetchState& state) {
+  http::async_write(stream, state.request, [&stream, &state](beast::error_code error, size_t) {
+    if (error) return state.finish(error);
+    http::async_read(stream, state.buffer, state.parser,
+                     [&state](beast::error_code error, size_t) {
+                       if (error) return state.finish(error);
+                       const auto& response = state.parser.get();
+                       state.out.status = static_cast<int>(response.result_int());
+                       state.out.content_type = std::string(response[http::field::content_type]);
+                       state.out.location = std::string(response[http::field::location]);
+                       state.out.body = beast::buffers_to_string(response.body().data());
+                       state.finish({});
+                     });
+  });
 }
 
 }  // namespace
@@ -173,31 +173,50 @@ Result<HttpFetchResponse> http_fetch(std::string_view url_text, const HttpFetchO
   if (!host_allowed(url->host, options.allowed_hosts)) {
     return Error{"refused: host '" + url->host + "' is not on the allowlist"};
   }
-  HttpFetchResponse out;
-  std::optional<std::string> failure;
-  bool done = false;
-  // Declared last so it (and any coroutine frame still pending in it) goes first.
+  FetchState state(*url, options);
+  // The I/O objects are declared after the context so they go first; handlers still pending when
+  // run_for returns are destroyed with the context without running.
   asio::io_context context;
-  asio::co_spawn(context, fetch(*url, options, out), [&](std::exception_ptr error) {
-    done = true;
-    if (!error) return;
-    try {
-      std::rethrow_exception(error);
-    } catch (const beast::system_error& e) {
-      if (e.code() == http::error::body_limit || e.code() == http::error::buffer_overflow) {
-        failure = "the response is larger than the limit of " + std::to_string(options.max_bytes) +
-                  " bytes";
-      } else if (e.code() == beast::error::timeout) {
-        failure = "timed out after " + std::to_string(options.timeout.count()) + " ms";
-      } else {
-        failure = e.code().message();
-      }
-    } catch (const std::exception& e) {
-      failure = e.what();
+  tcp::resolver resolver(context);
+  beast::tcp_stream plain(context);
+  asio::ssl::context tls(asio::ssl::context::tls_client);
+  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
+  if (url->scheme == "https") {
+    tls.set_default_verify_paths();
+    tls.set_verify_mode(asio::ssl::verify_peer);
+    secure.emplace(context, tls);
+    if (!SSL_set_tlsext_host_name(secure->native_handle(), url->host.c_str())) {
+      return Error{url->host + ": cannot set the TLS server name"};
     }
-  });
+    secure->set_verify_callback(asio::ssl::host_name_verification(url->host));
+  }
+  resolver.async_resolve(
+      url->host, std::to_string(url->port),
+      [&](beast::error_code error, const tcp::resolver::results_type& endpoints) {
+        if (error) return state.finish(error);
+        if (!secure) {
+          plain.expires_after(options.timeout);
+          plain.async_connect(endpoints, [&](beast::error_code error, const tcp::endpoint&) {
+            if (error) return state.finish(error);
+            exchange(plain, state);
+          });
+          return;
+        }
+        beast::get_lowest_layer(*secure).expires_after(options.timeout);
+        beast::get_lowest_layer(*secure).async_connect(
+            endpoints, [&](beast::error_code error, const tcp::endpoint&) {
+              if (error) return state.finish(error);
+              secure->async_handshake(asio::ssl::stream_base::client, [&](beast::error_code error) {
+                if (error) return state.finish(error);
+                exchange(*secure, state);
+              });
+            });
+      });
   // The resolver has no deadline of its own: bound the whole exchange here as well.
   context.run_for(options.timeout + std::chrono::milliseconds(100));
+  const bool done = state.done;
+  const std::optional<std::string>& failure = state.failure;
+  HttpFetchResponse& out = state.out;
   if (!done) return Error{url->host + ": timed out after " + std::to_string(options.timeout.count()) + " ms"};
   if (failure) return Error{url->host + ": " + *failure};
   return out;

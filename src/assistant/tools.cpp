@@ -127,7 +127,10 @@ Status check_tool_arguments(const nlohmann::ordered_json& schema, const nlohmann
   const bool closed = schema.contains("additionalProperties") &&
                       schema["additionalProperties"].is_boolean() &&
                       !schema["additionalProperties"].get<bool>();
-  for (const auto& [key, value] : arguments.items()) {
+  for (const auto& item : arguments.items()) {
+    // Named copies, not structured bindings: clang 14 (the fuzz build) cannot capture those.
+    const std::string& key = item.key();
+    const Json& value = item.value();
     if (properties == schema.end() || !properties->is_object() || !properties->contains(key)) {
       if (closed) return Error{"unknown argument '" + key + "'"};
       continue;
