@@ -342,7 +342,8 @@ TEST(McpClient, ListChangedNotificationRefreshesTheTools) {
   version = 2;
   fake.deliver(make_notification("notifications/tools/list_changed", Json()));
   EXPECT_TRUE(eventually([&] { return client.tools().at(0).name == "new"; }));
-  EXPECT_GE(callbacks.load(), 1);
+  // The callback runs just after the new list is stored, so it may trail the list by a moment.
+  EXPECT_TRUE(eventually([&] { return callbacks.load() >= 1; }));
 }
 
 TEST(McpClient, AnswersTheServersPingAndRefusesOtherRequests) {
