@@ -14,7 +14,7 @@
 # Environment:
 #   COVE_JOBS          parallel build jobs (default 2: the test machines are small and shared)
 #   COVE_ASAN_EXCLUDE  ctest -E regex of tests to skip under the sanitizers (default: none)
-#   COVE_FUZZ_SECONDS  seconds per fuzz target (default 60)
+#   COVE_FUZZ_SECONDS  seconds per fuzz target (default 30)
 #
 # Exits non-zero on any failure. The last line of output is always "N passed, N failed": the
 # ctest counts of the tests and asan stages added together, plus one failure for each stage that
@@ -41,7 +41,7 @@ for arg in "$@"; do
 done
 
 JOBS="${COVE_JOBS:-2}"
-FUZZ_SECONDS="${COVE_FUZZ_SECONDS:-60}"
+FUZZ_SECONDS="${COVE_FUZZ_SECONDS:-30}"
 ASAN_EXCLUDE="${COVE_ASAN_EXCLUDE:-}"
 SHARED="$ROOT/../shared"
 

@@ -71,11 +71,24 @@ bool same_bits(const std::vector<float>& a, const float* b, size_t n) {
 // Batch invariance (continuous batching relies on it): a token's logits are bit-identical
 // whether it is decoded alone or in a batch with other sequences' tokens, at any place in the
 // batch, for every kind of weight the fast kernels read.
+// The file's models with their Q4_0 / Q8_0 matrices repacked (kernels/repack.h), forced so
+// that the repacked path runs on every CPU.
+std::unique_ptr<Model> load_repacked(const std::string& name) {
+  std::unique_ptr<Model> m = load(name);
+  if (m) EXPECT_GT(m->repack_weights(/*force=*/true), 0) << name;
+  return m;
+}
+
 TEST(Transformer, TokenLogitsAreBitIdenticalAloneAndInAMixedBatch) {
-  for (const char* name : {"tiny-llama-Q4_0.gguf", "tiny-llama-Q8_0.gguf",
-                           "tiny-llama-Q4_K_M.gguf", "tiny-qwen2-Q4_K_M.gguf",
-                           "tiny-llama-F16.gguf"}) {
-    auto model = load(name);
+  for (const auto& [name, repacked] :
+       std::vector<std::pair<std::string, bool>>{{"tiny-llama-Q4_0.gguf", false},
+                                                 {"tiny-llama-Q8_0.gguf", false},
+                                                 {"tiny-llama-Q4_K_M.gguf", false},
+                                                 {"tiny-qwen2-Q4_K_M.gguf", false},
+                                                 {"tiny-llama-F16.gguf", false},
+                                                 {"tiny-llama-Q4_0.gguf", true},
+                                                 {"tiny-llama-Q8_0.gguf", true}}) {
+    auto model = repacked ? load_repacked(name) : load(name);
     ASSERT_TRUE(model);
     const int64_t n_vocab = model->config().n_vocab;
     const std::vector<int32_t> prompt = {1, 403, 407, 261, 378, 300};
@@ -105,7 +118,8 @@ TEST(Transformer, TokenLogitsAreBitIdenticalAloneAndInAMixedBatch) {
       ASSERT_TRUE(t.forward(batch, logits).is_ok());
       ASSERT_EQ(logits.size(), static_cast<size_t>(8 * n_vocab));
       EXPECT_TRUE(same_bits(alone, logits.data() + place * n_vocab, static_cast<size_t>(n_vocab)))
-          << name << ": logits of the token at batch place " << place << " differ from alone by "
+          << name << (repacked ? " (repacked)" : "") << ": logits of the token at batch place "
+          << place << " differ from alone by "
           << max_abs_diff(alone.data(), logits.data() + place * n_vocab, n_vocab);
     }
   }
@@ -113,8 +127,12 @@ TEST(Transformer, TokenLogitsAreBitIdenticalAloneAndInAMixedBatch) {
 
 // The prompt as one batch gives every position the same logits as feeding it token by token.
 TEST(Transformer, PromptBatchEqualsTokenByTokenBitForBit) {
-  for (const char* name : {"tiny-llama-Q4_0.gguf", "tiny-llama-Q4_K_M.gguf"}) {
-    auto model = load(name);
+  for (const auto& [name, repacked] :
+       std::vector<std::pair<std::string, bool>>{{"tiny-llama-Q4_0.gguf", false},
+                                                 {"tiny-llama-Q4_K_M.gguf", false},
+                                                 {"tiny-llama-Q4_0.gguf", true},
+                                                 {"tiny-llama-Q8_0.gguf", true}}) {
+    auto model = repacked ? load_repacked(name) : load(name);
     ASSERT_TRUE(model);
     const int64_t n_vocab = model->config().n_vocab;
     const std::vector<int32_t> prompt = {1, 403, 407, 261, 378, 300, 301, 290, 280};
@@ -125,7 +143,7 @@ TEST(Transformer, PromptBatchEqualsTokenByTokenBitForBit) {
     for (size_t i = 0; i < prompt.size(); ++i) {
       ASSERT_TRUE(t.eval(std::span(prompt).subspan(i, 1), false, single).is_ok());
       EXPECT_TRUE(same_bits(single, batched.data() + i * n_vocab, static_cast<size_t>(n_vocab)))
-          << name << " position " << i;
+          << name << (repacked ? " (repacked)" : "") << " position " << i;
     }
   }
 }
@@ -192,6 +210,36 @@ TEST(Model, LoadingMapsWeightsInsteadOfCopying) {
   ASSERT_NE(embd, nullptr);
   EXPECT_EQ((*model)->token_embedding().data, embd->data);
   std::printf("file %ld bytes, resident growth after load %ld bytes\n", file_size, growth);
+}
+
+// Repacking at load replaces the mapped weights instead of adding a copy: once every matrix has
+// been read, repacking releases their file pages (the repacked copies take their place).
+long resident_file_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("RssFile:", 0) == 0) return std::stol(line.substr(8)) * 1024;
+  }
+  return -1;
+}
+
+TEST(Model, RepackingReleasesTheMappedPages) {
+  auto model = load("tiny-llama-Q8_0.gguf");
+  ASSERT_TRUE(model);
+  size_t repackable = 0;
+  volatile uint8_t sink = 0;
+  model->for_each_matrix([&](const std::string& name, tensor::Matrix& m) {
+    if (name == "token_embd.weight" || m.type != tensor::TensorType::Q8_0) return;
+    repackable += m.n_bytes();
+    for (size_t i = 0; i < m.n_bytes(); i += 4096) sink = sink + m.data[i];  // fault pages in
+  });
+  ASSERT_GT(repackable, size_t{1} << 20);
+  const long before = resident_file_bytes();
+  ASSERT_GE(before, 0) << "no RssFile in /proc/self/status";
+  ASSERT_GT(model->repack_weights(/*force=*/true), 0);
+  const long released = before - resident_file_bytes();
+  std::printf("repacked %zu bytes, mapped pages released %ld bytes\n", repackable, released);
+  EXPECT_GT(released, static_cast<long>(repackable / 2));
 }
 
 }  // namespace

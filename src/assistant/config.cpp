@@ -30,6 +30,15 @@ std::string default_config_path() {
   return cove_home() + "/config.yaml";
 }
 
+const char* tool_calls_name(ModelConfig::ToolCalls mode) {
+  switch (mode) {
+    case ModelConfig::ToolCalls::kForced: return "forced";
+    case ModelConfig::ToolCalls::kOff: return "off";
+    case ModelConfig::ToolCalls::kAuto: break;
+  }
+  return "auto";
+}
+
 const ModelConfig* Config::find_model(const std::string& name) const {
   for (const ModelConfig& m : models) {
     if (m.name == name) return &m;
@@ -347,6 +356,21 @@ void read_models(Checker& c, const YAML::Node& node, int line, Config& config) {
                 {"max_concurrent",
                  [&](auto& v, auto& k, int l) { c.integer(v, k, l, 0, 100000, m.max_concurrent); }},
                 {"fallback", [&](auto& v, auto& k, int l) { c.string_list(v, k, l, m.fallback); }},
+                {"tool_calls",
+                 [&](auto& v, auto& k, int l) {
+                   std::string mode;
+                   if (!c.string(v, k, l, mode)) return;
+                   if (mode == "auto") {
+                     m.tool_calls = ModelConfig::ToolCalls::kAuto;
+                   } else if (mode == "forced") {
+                     m.tool_calls = ModelConfig::ToolCalls::kForced;
+                   } else if (mode == "off") {
+                     m.tool_calls = ModelConfig::ToolCalls::kOff;
+                   } else {
+                     c.problem(l, k, "unknown tool_calls mode '" + mode +
+                                         "' (expected one of: auto, forced, off)");
+                   }
+                 }},
                 {"base_url",
                  [&](auto& v, auto& k, int l) {
                    if (c.string(v, k, l, m.base_url)) url_line = l;

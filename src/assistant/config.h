@@ -35,6 +35,12 @@ std::string default_config_path();
 
 struct ModelConfig {
   enum class Kind { kLocal, kRemote };
+  // How the assistant loop gets tool calls from this model (key `tool_calls`):
+  //   auto    the model writes calls in its own format, parsed from its text (default)
+  //   forced  the first step of each turn is grammar-forced to be a call (models without a
+  //           reliable native format, the tiny test models); later steps answer freely
+  //   off     tools are never offered to this model
+  enum class ToolCalls { kAuto, kForced, kOff };
   std::string name;  // the key under models:
   Kind kind = Kind::kLocal;
   // Local GGUF model.
@@ -48,7 +54,11 @@ struct ModelConfig {
   int64_t context = 0;                // context window in tokens; 0 = the model's own
   int max_concurrent = 0;             // requests at once before the router counts it overloaded
   std::vector<std::string> fallback;  // models to try, in order, when this one fails
+  ToolCalls tool_calls = ToolCalls::kAuto;
 };
+
+// "auto", "forced", "off".
+const char* tool_calls_name(ModelConfig::ToolCalls mode);
 
 // A regex compiled once at load time (PCRE2; implemented in router.cpp, which matches it).
 // Shared so Config stays copyable.

@@ -34,6 +34,7 @@ struct BenchOptions {
   std::string output = "md";
   bool bandwidth = false;
   int64_t bandwidth_mib = 1024;
+  bool no_repack = false;
 };
 
 // One test's result: "pp512" or "tg128".
@@ -172,7 +173,9 @@ int run_bench(const BenchOptions& o) {
     return 0;
   }
 
-  Result<std::unique_ptr<model::Model>> loaded = model::Model::load(o.model_path);
+  model::ModelLoadOptions load_options;
+  load_options.repack = !o.no_repack;
+  Result<std::unique_ptr<model::Model>> loaded = model::Model::load(o.model_path, load_options);
   if (!loaded) return fail(loaded.message());
   const model::Model& model = **loaded;
   const model::Config& c = model.config();
@@ -327,6 +330,8 @@ Command add_bench_command(CLI::App& app) {
       ->check(CLI::Range(1, 100000));
   sub->add_option("-o,--output", o->output, "md or json (default md)")
       ->check(CLI::IsMember({"md", "json"}));
+  sub->add_flag("--no-repack", o->no_repack,
+                "Keep the file's weight layout (no load-time repacking for the VNNI kernels)");
   sub->add_flag("--bandwidth", o->bandwidth,
                 "Measure the memory read bandwidth with all threads (-t)");
   sub->add_option("--bandwidth-mib", o->bandwidth_mib, "Buffer read by --bandwidth (default 1024)")

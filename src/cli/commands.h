@@ -24,5 +24,7 @@ Command add_init_command(CLI::App& app);
 Command add_config_command(CLI::App& app);
 Command add_route_command(CLI::App& app);
 Command add_memory_command(CLI::App& app);
+// The assistant in the terminal (src/assistant/assistant.h).
+Command add_chat_command(CLI::App& app);
 
 }  // namespace cove::cli

@@ -4,9 +4,11 @@
 
 namespace cove::cli {
 
-Result<LoadedModel> load_model(const std::string& path) {
+Result<LoadedModel> load_model(const std::string& path, bool repack) {
   LoadedModel loaded;
-  Result<std::unique_ptr<model::Model>> m = model::Model::load(path);
+  model::ModelLoadOptions options;
+  options.repack = repack;
+  Result<std::unique_ptr<model::Model>> m = model::Model::load(path, options);
   if (!m) return m.error();
   loaded.model = std::move(*m);
   Result<std::unique_ptr<tokenizer::Tokenizer>> t =

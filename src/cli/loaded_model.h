@@ -18,7 +18,9 @@ struct LoadedModel {
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
 };
 
-Result<LoadedModel> load_model(const std::string& path);
+// `repack`: weights in the repacked layout of kernels/repack.h where the CPU runs its kernels
+// (the default; --no-repack keeps the file's layout).
+Result<LoadedModel> load_model(const std::string& path, bool repack = true);
 
 // Prints "error: MESSAGE" on stderr and returns 1, the exit code of a failed command.
 int fail(const std::string& message);

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   add(cove::cli::add_config_command);
   add(cove::cli::add_route_command);
   add(cove::cli::add_memory_command);
+  add(cove::cli::add_chat_command);
   // llama.cpp's two-letter short option for the prompt's thread count (CLI11 takes one letter).
   for (int i = 1; i < argc; ++i) {
     if (std::string_view(argv[i]) == "-tb") argv[i] = const_cast<char*>("--threads-batch");

@@ -24,6 +24,7 @@ Command add_perplexity_command(CLI::App& app) {
     int64_t n_ctx = 512;
     int n_threads = 0;
     bool reference = false;
+    bool no_repack = false;
     std::string precision;
   };
   auto o = std::make_shared<Options>();
@@ -33,6 +34,8 @@ Command add_perplexity_command(CLI::App& app) {
   sub->add_option("-c,--ctx", o->n_ctx, "Tokens per window (default 512)")->check(CLI::Range(2, 1 << 20));
   sub->add_option("-t,--threads", o->n_threads, "Threads (default: all cores)");
   sub->add_flag("--reference-kernels", o->reference, "Use the scalar reference kernels");
+  sub->add_flag("--no-repack", o->no_repack,
+                "Keep the file's weight layout (no load-time repacking for the VNNI kernels)");
   sub->add_option("--precision", o->precision,
                   "Convert F32/F16/BF16 weights in memory on load: auto|f32|f16|bf16|q8_0|q4_0|"
                   "q4_k (default: keep the file's types)");
@@ -40,7 +43,7 @@ Command add_perplexity_command(CLI::App& app) {
     std::ifstream in(o->file, std::ios::binary);
     if (!in) return fail(o->file + ": cannot open");
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    Result<LoadedModel> loaded = load_model(o->model_path);
+    Result<LoadedModel> loaded = load_model(o->model_path, !o->no_repack);
     if (!loaded) return fail(loaded.message());
     Result<std::string> converted =
         model::apply_precision_option(*loaded->model, o->precision, o->n_threads);

@@ -23,6 +23,7 @@ struct RunOptions {
   int n_logprobs = -1;
   bool json = false;
   bool reference = false;
+  bool no_repack = false;
   int n_threads = 0;
   int64_t n_ctx = 0;
   std::string precision;
@@ -30,7 +31,7 @@ struct RunOptions {
 };
 
 int run(const RunOptions& o) {
-  Result<LoadedModel> loaded = load_model(o.model_path);
+  Result<LoadedModel> loaded = load_model(o.model_path, !o.no_repack);
   if (!loaded) return fail(loaded.message());
   Result<std::string> converted =
       model::apply_precision_option(*loaded->model, o.precision, o.n_threads);
@@ -84,7 +85,9 @@ int run(const RunOptions& o) {
 }
 
 void add_model_options(CLI::App* sub, std::string& model_path, bool& reference, int& n_threads,
-                       int64_t& n_ctx, std::string& precision) {
+                       int64_t& n_ctx, std::string& precision, bool& no_repack) {
+  sub->add_flag("--no-repack", no_repack,
+                "Keep the file's weight layout (no load-time repacking for the VNNI kernels)");
   sub->add_option("-m,--model", model_path, "GGUF model file")->required();
   sub->add_flag("--reference-kernels", reference,
                 "Compute with the scalar reference kernels, F32 activations and KV cache "
@@ -101,7 +104,8 @@ void add_model_options(CLI::App* sub, std::string& model_path, bool& reference, 
 Command add_run_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* sub = app.add_subcommand("run", "Generate text from a prompt");
-  add_model_options(sub, o->model_path, o->reference, o->n_threads, o->n_ctx, o->precision);
+  add_model_options(sub, o->model_path, o->reference, o->n_threads, o->n_ctx, o->precision,
+                    o->no_repack);
   sub->add_option("-p,--prompt", o->prompt, "Prompt text")->required();
   sub->add_option("-n,--n-predict", o->n_predict, "Tokens to generate (-1: until EOS or full)");
   sub->add_option("--temp", o->sampling.temperature, "Temperature (0: greedy)");
@@ -132,6 +136,7 @@ struct ScoreOptions {
   int n_logprobs = 5;
   bool json = false;
   bool reference = false;
+  bool no_repack = false;
   int n_threads = 0;
   int64_t n_ctx = 0;
   std::string precision;
@@ -157,7 +162,7 @@ Result<std::vector<int32_t>> parse_ids(const std::string& text) {
 }
 
 int score(const ScoreOptions& o) {
-  Result<LoadedModel> loaded = load_model(o.model_path);
+  Result<LoadedModel> loaded = load_model(o.model_path, !o.no_repack);
   if (!loaded) return fail(loaded.message());
   Result<std::string> converted =
       model::apply_precision_option(*loaded->model, o.precision, o.n_threads);
@@ -231,7 +236,8 @@ Command add_score_command(CLI::App& app) {
   auto o = std::make_shared<ScoreOptions>();
   CLI::App* sub =
       app.add_subcommand("score", "Log-probability of a continuation given a prompt (teacher forcing)");
-  add_model_options(sub, o->model_path, o->reference, o->n_threads, o->n_ctx, o->precision);
+  add_model_options(sub, o->model_path, o->reference, o->n_threads, o->n_ctx, o->precision,
+                    o->no_repack);
   sub->add_option("-p,--prompt", o->prompt, "Prompt text (BOS added as the model asks)")->required();
   auto* text = sub->add_option("--continuation", o->continuation, "Continuation text");
   auto* ids = sub->add_option("--continuation-ids", o->continuation_ids, "Continuation token ids");

@@ -509,7 +509,7 @@ Result<std::vector<double>> File::get_number_array(std::string_view key) const {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-void Writer::set(std::string key, Value value) {
+void MetadataBuilder::set(std::string key, Value value) {
   if (key == "general.alignment") {
     if (std::optional<int64_t> a = value.as_int()) alignment_ = static_cast<uint64_t>(*a);
   }
@@ -522,33 +522,36 @@ void Writer::set(std::string key, Value value) {
   metadata_.push_back({std::move(key), std::move(value)});
 }
 
-void Writer::set_string(std::string key, std::string value) {
+void MetadataBuilder::set_string(std::string key, std::string value) {
   set(std::move(key), Value{ValueType::STRING, std::move(value)});
 }
-void Writer::set_u32(std::string key, uint32_t value) {
+void MetadataBuilder::set_u32(std::string key, uint32_t value) {
   set(std::move(key), Value{ValueType::UINT32, uint64_t{value}});
 }
-void Writer::set_i32(std::string key, int32_t value) {
+void MetadataBuilder::set_i32(std::string key, int32_t value) {
   set(std::move(key), Value{ValueType::INT32, int64_t{value}});
 }
-void Writer::set_f32(std::string key, float value) {
+void MetadataBuilder::set_f32(std::string key, float value) {
   set(std::move(key), Value{ValueType::FLOAT32, static_cast<double>(value)});
 }
-void Writer::set_bool(std::string key, bool value) {
+void MetadataBuilder::set_bool(std::string key, bool value) {
   set(std::move(key), Value{ValueType::BOOL, value});
 }
-void Writer::set_string_array(std::string key, const std::vector<std::string>& values) {
+void MetadataBuilder::set_string_array(std::string key, const std::vector<std::string>& values) {
   Array a{ValueType::STRING, {}};
+  a.items.reserve(values.size());
   for (const std::string& s : values) a.items.push_back(Value{ValueType::STRING, s});
   set(std::move(key), Value{ValueType::ARRAY, std::move(a)});
 }
-void Writer::set_f32_array(std::string key, const std::vector<float>& values) {
+void MetadataBuilder::set_f32_array(std::string key, const std::vector<float>& values) {
   Array a{ValueType::FLOAT32, {}};
+  a.items.reserve(values.size());
   for (float f : values) a.items.push_back(Value{ValueType::FLOAT32, static_cast<double>(f)});
   set(std::move(key), Value{ValueType::ARRAY, std::move(a)});
 }
-void Writer::set_i32_array(std::string key, const std::vector<int32_t>& values) {
+void MetadataBuilder::set_i32_array(std::string key, const std::vector<int32_t>& values) {
   Array a{ValueType::INT32, {}};
+  a.items.reserve(values.size());
   for (int32_t i : values) a.items.push_back(Value{ValueType::INT32, int64_t{i}});
   set(std::move(key), Value{ValueType::ARRAY, std::move(a)});
 }
@@ -649,53 +652,6 @@ Status Writer::write(const std::string& path) const {
 
 StreamWriter::~StreamWriter() {
   if (file_) std::fclose(file_);
-}
-
-void StreamWriter::set(std::string key, Value value) {
-  if (key == "general.alignment") {
-    if (std::optional<int64_t> a = value.as_int()) alignment_ = static_cast<uint64_t>(*a);
-  }
-  for (KeyValue& kv : metadata_) {
-    if (kv.key == key) {
-      kv.value = std::move(value);
-      return;
-    }
-  }
-  metadata_.push_back({std::move(key), std::move(value)});
-}
-
-void StreamWriter::set_string(std::string key, std::string value) {
-  set(std::move(key), Value{ValueType::STRING, std::move(value)});
-}
-void StreamWriter::set_u32(std::string key, uint32_t value) {
-  set(std::move(key), Value{ValueType::UINT32, uint64_t{value}});
-}
-void StreamWriter::set_i32(std::string key, int32_t value) {
-  set(std::move(key), Value{ValueType::INT32, int64_t{value}});
-}
-void StreamWriter::set_f32(std::string key, float value) {
-  set(std::move(key), Value{ValueType::FLOAT32, static_cast<double>(value)});
-}
-void StreamWriter::set_bool(std::string key, bool value) {
-  set(std::move(key), Value{ValueType::BOOL, value});
-}
-void StreamWriter::set_string_array(std::string key, const std::vector<std::string>& values) {
-  Array a{ValueType::STRING, {}};
-  a.items.reserve(values.size());
-  for (const std::string& s : values) a.items.push_back(Value{ValueType::STRING, s});
-  set(std::move(key), Value{ValueType::ARRAY, std::move(a)});
-}
-void StreamWriter::set_f32_array(std::string key, const std::vector<float>& values) {
-  Array a{ValueType::FLOAT32, {}};
-  a.items.reserve(values.size());
-  for (float f : values) a.items.push_back(Value{ValueType::FLOAT32, static_cast<double>(f)});
-  set(std::move(key), Value{ValueType::ARRAY, std::move(a)});
-}
-void StreamWriter::set_i32_array(std::string key, const std::vector<int32_t>& values) {
-  Array a{ValueType::INT32, {}};
-  a.items.reserve(values.size());
-  for (int32_t i : values) a.items.push_back(Value{ValueType::INT32, int64_t{i}});
-  set(std::move(key), Value{ValueType::ARRAY, std::move(a)});
 }
 
 void StreamWriter::add_tensor(std::string name, std::vector<int64_t> shape,

@@ -134,7 +134,10 @@ class File {
 };
 
 // Builds a GGUF v3 file in memory and writes it. Tensors are written in the order added.
-class Writer {
+// The metadata half of a file being written, shared by Writer and StreamWriter: typed setters
+// in order of first use; a repeated key replaces the earlier value in place, and
+// "general.alignment" also sets the alignment the tensors are written with.
+class MetadataBuilder {
  public:
   void set(std::string key, Value value);
   void set_string(std::string key, std::string value);
@@ -146,6 +149,13 @@ class Writer {
   void set_f32_array(std::string key, const std::vector<float>& values);
   void set_i32_array(std::string key, const std::vector<int32_t>& values);
 
+ protected:
+  std::vector<KeyValue> metadata_;
+  uint64_t alignment_ = 32;
+};
+
+class Writer : public MetadataBuilder {
+ public:
   // `data` must hold exactly the tensor's bytes for `type` and `shape` (ggml order).
   void add_tensor(std::string name, std::vector<int64_t> shape, tensor::TensorType type,
                   std::vector<uint8_t> data);
@@ -160,9 +170,7 @@ class Writer {
     tensor::TensorType type;
     std::vector<uint8_t> data;
   };
-  std::vector<KeyValue> metadata_;
   std::vector<PendingTensor> tensors_;
-  uint64_t alignment_ = 32;
 };
 
 // Writes a GGUF v3 file too large to hold in memory (a multi-gigabyte model), with the same
@@ -170,23 +178,14 @@ class Writer {
 // declared first (metadata, then each tensor's name, shape and type); begin() writes the header
 // and tensor table, and the tensors' bytes are then appended in declaration order, in as many
 // pieces as the caller likes. Each tensor is padded to the alignment after its last byte.
-class StreamWriter {
+class StreamWriter : public MetadataBuilder {
  public:
   StreamWriter() = default;
   ~StreamWriter();
   StreamWriter(const StreamWriter&) = delete;
   StreamWriter& operator=(const StreamWriter&) = delete;
 
-  // Metadata, as Writer's setters (a repeated key replaces the earlier value in place).
-  void set(std::string key, Value value);
-  void set_string(std::string key, std::string value);
-  void set_u32(std::string key, uint32_t value);
-  void set_i32(std::string key, int32_t value);
-  void set_f32(std::string key, float value);
-  void set_bool(std::string key, bool value);
-  void set_string_array(std::string key, const std::vector<std::string>& values);
-  void set_f32_array(std::string key, const std::vector<float>& values);
-  void set_i32_array(std::string key, const std::vector<int32_t>& values);
+  // Metadata: MetadataBuilder's setters.
 
   // Declares the next tensor. Its data comes later, through write_tensor_data.
   void add_tensor(std::string name, std::vector<int64_t> shape, tensor::TensorType type);
@@ -218,9 +217,7 @@ class StreamWriter {
   Status write_raw(const void* data, size_t n);
   Status pad_to_alignment();
 
-  std::vector<KeyValue> metadata_;
   std::vector<DeclaredTensor> tensors_;
-  uint64_t alignment_ = 32;
   std::string path_;
   std::FILE* file_ = nullptr;
   size_t current_ = 0;

@@ -4,14 +4,21 @@
 #include <vector>
 
 #include "kernels/quantized_dot.h"
+#include "kernels/repack.h"
 #include "tensor/dequantize.h"
 
 namespace cove::kernels {
 
 void matmul_reference(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y) {
   std::vector<float> row(static_cast<size_t>(w.n_cols));
+  std::vector<uint8_t> restored(w.repacked ? w.row_bytes : 0);
   for (int64_t r = 0; r < w.n_rows; ++r) {
-    tensor::dequantize_row(w.type, w.row(r), row.data(), w.n_cols);
+    const uint8_t* original = w.row(r);
+    if (w.repacked) {
+      unpack_repacked_rows(w, r, 1, restored.data());
+      original = restored.data();
+    }
+    tensor::dequantize_row(w.type, original, row.data(), w.n_cols);
     for (int64_t t = 0; t < n_tokens; ++t) {
       const float* xt = x + t * w.n_cols;
       double sum = 0.0;
@@ -54,8 +61,39 @@ void parallel_for_threads(ThreadPool& pool, int n_threads, int64_t n, int64_t gr
   });
 }
 
+namespace {
+
+// A repacked matrix (kernels/repack.h): activations rounded with their block offset terms,
+// then 16-row groups split over the threads.
+void matmul_repacked(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y,
+                     ThreadPool& pool, int n_threads) {
+  const int64_t blocks = w.n_cols / 32;
+  const size_t n_act = static_cast<size_t>(n_tokens * blocks);
+  auto* a = static_cast<Q8Activations*>(
+      pool.shared_scratch(n_act * (sizeof(Q8Activations) + sizeof(int32_t))));
+  auto* sums = reinterpret_cast<int32_t*>(a + n_act);
+  parallel_for_threads(pool, n_threads, n_tokens, 1, [&](int64_t begin, int64_t end, int) {
+    for (int64_t t = begin; t < end; ++t) {
+      quantize_activations(x + t * w.n_cols, a + t * blocks, w.n_cols);
+      repacked_activation_offsets(w.type, a + t * blocks, blocks, sums + t * blocks);
+    }
+  });
+  const int64_t n_groups = (w.n_rows + kRepackRows - 1) / kRepackRows;
+  const size_t scratch_bytes = repacked_matmul_scratch_bytes(w);
+  parallel_for_threads(pool, n_threads, n_groups, 1, [&](int64_t begin, int64_t end, int thread) {
+    repacked_matmul_groups(w, begin, end, a, sums, n_tokens, y, w.n_rows,
+                           pool.worker_scratch(thread, scratch_bytes));
+  });
+}
+
+}  // namespace
+
 void matmul(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
             int n_threads) {
+  if (w.repacked) {
+    matmul_repacked(w, x, n_tokens, y, pool, n_threads);
+    return;
+  }
   if (has_quantized_dot(w.type)) {
     // Round the activations to Q8 blocks once (split over tokens), then split rows.
     const int64_t blocks = w.n_cols / 32;

@@ -2,8 +2,9 @@
 // SIMD target by quantized_dot.cpp). x86 targets use the byte multiply-add instructions
 // directly (vpmaddubsw: 32 unsigned x signed byte products summed in pairs per instruction),
 // which Highway 1.0 does not expose; on AVX3 with VNNI the tile kernels of
-// quantized_tiles_avx512-inl.h take over for Q4_0, Q8_0, Q4_K and Q6_K. Other targets run
-// portable code that the compiler vectorizes for them.
+// quantized_tiles_avx512-inl.h take over for Q4_0, Q8_0, Q4_K and Q6_K, and matrices repacked
+// at load (kernels/repack.h) run the kernels of quantized_repacked_avx512-inl.h. Other targets
+// run portable code that the compiler vectorizes for them.
 
 #if defined(COVE_KERNELS_QUANTIZED_DOT_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef COVE_KERNELS_QUANTIZED_DOT_INL_H_
@@ -18,6 +19,7 @@
 
 #include "hwy/highway.h"
 #include "kernels/quantized_dot.h"
+#include "kernels/repack.h"
 #include "kernels/unpack_blocks.h"
 
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
@@ -44,6 +46,7 @@ inline float horizontal_sum(__m256 v) {
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 #define COVE_AVX512_TILES 1
 #include "kernels/quantized_tiles_avx512-inl.h"
+#include "kernels/quantized_repacked_avx512-inl.h"
 #else
 #define COVE_AVX512_TILES 0
 #endif
@@ -460,6 +463,30 @@ void MatmulRows(TensorType type, const uint8_t* w, size_t row_bytes, int64_t n,
         y[t * y_stride + r0 + r] = dot_prepared(q + r * n, ra, ra + n / 16, xt, n);
       }
     }
+  }
+}
+
+// Groups [group_begin, group_end) of a repacked matrix (kernels/repack.h) against n_tokens
+// activation rows with their block offset terms xsum. With AVX-512 VNNI the repacked kernels
+// run; other targets restore each group's rows into `scratch` (16 rows) and run the row-major
+// kernels on them, so every target gives what it gives without repacking.
+void RepackedRows(const tensor::Matrix& w, int64_t group_begin, int64_t group_end,
+                  const Q8Activations* x, const int32_t* xsum, int64_t n_tokens, float* y,
+                  int64_t y_stride, void* scratch) {
+#if COVE_AVX512_TILES
+  if (cpu_has_vnni()) {
+    repacked_matmul(w, group_begin, group_end, x, xsum, n_tokens, y, y_stride);
+    return;
+  }
+#endif
+  (void)xsum;
+  auto* rows = static_cast<uint8_t*>(scratch);
+  for (int64_t g = group_begin; g < group_end; ++g) {
+    const int64_t r0 = g * kRepackRows;
+    const int64_t count = std::min<int64_t>(kRepackRows, w.n_rows - r0);
+    unpack_repacked_rows(w, r0, count, rows);
+    MatmulRows(w.type, rows, w.row_bytes, w.n_cols, 0, count, x, n_tokens, y + r0, y_stride,
+               nullptr);
   }
 }
 

@@ -18,6 +18,7 @@ HWY_EXPORT(DotRows);
 HWY_EXPORT(DotOne);
 HWY_EXPORT(MatmulRows);
 HWY_EXPORT(QuantizeRows);
+HWY_EXPORT(RepackedRows);
 
 bool has_quantized_dot(tensor::TensorType type) {
   using tensor::TensorType;
@@ -106,6 +107,27 @@ void quantized_matmul_rows(tensor::TensorType type, const uint8_t* w, size_t row
                            int64_t n_tokens, float* y, int64_t y_stride, void* scratch) {
   HWY_DYNAMIC_DISPATCH(MatmulRows)(type, w, row_bytes, n, row_begin, row_end, x, n_tokens, y,
                                    y_stride, scratch);
+}
+
+void repacked_matmul_groups(const tensor::Matrix& w, int64_t group_begin, int64_t group_end,
+                            const Q8Activations* x, const int32_t* xsum, int64_t n_tokens,
+                            float* y, int64_t y_stride, void* scratch) {
+  HWY_DYNAMIC_DISPATCH(RepackedRows)(w, group_begin, group_end, x, xsum, n_tokens, y, y_stride,
+                                     scratch);
+}
+
+size_t repacked_matmul_scratch_bytes(const tensor::Matrix& w) {
+  return static_cast<size_t>(kRepackRows) * w.row_bytes;
+}
+
+void repacked_activation_offsets(tensor::TensorType type, const Q8Activations* x,
+                                 int64_t n_blocks, int32_t* out) {
+  const int32_t offset = type == tensor::TensorType::Q4_0 ? -8 : -128;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    int32_t s = 0;
+    for (int i = 0; i < 32; ++i) s += x[b].q[i];
+    out[b] = offset * s;
+  }
 }
 
 size_t quantized_matmul_scratch_bytes(tensor::TensorType type, int64_t n, int64_t n_tokens) {

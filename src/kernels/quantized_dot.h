@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tensor/matrix.h"
 #include "tensor/tensor_type.h"
 
 namespace cove::kernels {
@@ -57,6 +58,19 @@ void quantized_matmul_rows(tensor::TensorType type, const uint8_t* w, size_t row
                            int64_t row_begin, int64_t row_end, const Q8Activations* x,
                            int64_t n_tokens, float* y, int64_t y_stride, void* scratch);
 size_t quantized_matmul_scratch_bytes(tensor::TensorType type, int64_t n, int64_t n_tokens);
+
+// A repacked matrix (w.repacked, kernels/repack.h): its 16-row groups [group_begin, group_end)
+// against n_tokens activation rows; xsum holds each activation block's weight-offset
+// correction (repacked_activation_offsets), n_tokens * n / 32 values. y[t * y_stride + r] as above. `scratch`
+// holds repacked_matmul_scratch_bytes(w) bytes owned by the calling thread.
+void repacked_matmul_groups(const tensor::Matrix& w, int64_t group_begin, int64_t group_end,
+                            const Q8Activations* x, const int32_t* xsum, int64_t n_tokens,
+                            float* y, int64_t y_stride, void* scratch);
+size_t repacked_matmul_scratch_bytes(const tensor::Matrix& w);
+// out[b] = offset * (x[b].q[0] + ... + x[b].q[31]) for n_blocks blocks, where offset is what
+// the repacked layout of `type` adds to every weight, negated (Q4_0: -8, Q8_0: -128).
+void repacked_activation_offsets(tensor::TensorType type, const Q8Activations* x,
+                                 int64_t n_blocks, int32_t* out);
 
 // Scalar references: the same integer arithmetic in plain C++, block by block.
 void quantize_activations_reference(const float* x, Q8Activations* out, int64_t n);

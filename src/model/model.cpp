@@ -1,6 +1,12 @@
 #include "model/model.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstring>
+
+#include "kernels/repack.h"
 
 namespace cove::model {
 namespace {
@@ -165,10 +171,16 @@ Result<Config> read_config(const gguf::File& f) {
 
 }  // namespace
 
-Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
+Result<std::unique_ptr<Model>> Model::load(const std::string& path,
+                                           const ModelLoadOptions& options) {
   Result<std::unique_ptr<gguf::File>> file = gguf::File::open(path);
   if (!file) return file.error();
-  return from_file(std::move(*file));
+  Result<std::unique_ptr<Model>> m = from_file(std::move(*file));
+  if (!m) return m;
+  (*m)->mapped_ = true;
+  (*m)->repack_requested_ = options.repack;
+  if (options.repack) (*m)->repack_weights();
+  return m;
 }
 
 Result<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::File> file) {
@@ -249,6 +261,47 @@ void Model::for_each_matrix(
     fn(b + "ffn_up.weight", l.w_up);
     fn(b + "ffn_down.weight", l.w_down);
   }
+}
+
+int Model::repack_weights(bool force) {
+  if (!force && !kernels::repack_pays()) return 0;
+  int n_repacked = 0;
+  const long page = sysconf(_SC_PAGESIZE);
+  for_each_matrix([&](const std::string& name, tensor::Matrix& m) {
+    if (name == "token_embd.weight" || m.repacked || !kernels::repack_supported(m.type)) return;
+    auto buffer = std::make_unique<Mapping>();
+    buffer->size = kernels::repacked_bytes(m.type, m.n_rows, m.n_cols);
+    void* p = mmap(nullptr, buffer->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (p == MAP_FAILED) return;  // out of memory: this matrix keeps the file's layout
+    buffer->data = p;
+    const int64_t n_groups = (m.n_rows + kernels::kRepackRows - 1) / kernels::kRepackRows;
+    kernels::repack_groups(m, 0, n_groups, static_cast<uint8_t*>(p));
+    const tensor::Matrix original = m;
+    m.data = static_cast<const uint8_t*>(p);
+    m.repacked = true;
+    repacked_buffers_.push_back(std::move(buffer));
+    ++n_repacked;
+    bool owned_copy = false;  // a converted copy (--precision), not the mapped file
+    for (std::vector<uint8_t>& owned : owned_buffers_) {
+      if (!owned.empty() && owned.data() == original.data) {
+        std::vector<uint8_t>().swap(owned);
+        owned_copy = true;
+      }
+    }
+    if (mapped_ && !owned_copy && page > 0) {
+      // The original's whole pages go back to the page cache: resident memory holds one copy.
+      const auto begin = reinterpret_cast<uintptr_t>(original.data);
+      const uintptr_t first = (begin + page - 1) / page * page;
+      const uintptr_t last = (begin + original.n_bytes()) / page * page;
+      if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+    }
+  });
+  return n_repacked;
+}
+
+Model::Mapping::~Mapping() {
+  if (data) munmap(data, size);
 }
 
 const uint8_t* Model::adopt_buffer(std::vector<uint8_t> bytes) {

@@ -52,11 +52,19 @@ struct LayerWeights {
   tensor::Matrix w_down;             // (n_ff -> n_embd)
 };
 
+struct ModelLoadOptions {
+  // Repack the Q4_0 / Q8_0 weight matrices into the rows-in-lanes layout of kernels/repack.h
+  // when this CPU runs its kernels (AVX-512 VNNI). Each repacked copy replaces the mapped
+  // pages of its tensor, which are released as soon as it is made.
+  bool repack = false;
+};
+
 class Model {
  public:
   // Loads `path`: parses the GGUF, reads the config, binds every weight. Errors name the file
   // and the missing or malformed tensor or key.
-  static Result<std::unique_ptr<Model>> load(const std::string& path);
+  static Result<std::unique_ptr<Model>> load(const std::string& path,
+                                             const ModelLoadOptions& options = {});
   static Result<std::unique_ptr<Model>> from_file(std::unique_ptr<gguf::File> file);
 
   const Config& config() const { return config_; }
@@ -78,6 +86,15 @@ class Model {
   // Keeps `bytes` alive as long as the model and returns where they are.
   const uint8_t* adopt_buffer(std::vector<uint8_t> bytes);
 
+  // Repacks every matrix that kernels/repack.h supports (not the token embedding, whose rows
+  // are looked up, nor a tied output) when repacking pays on this CPU, or always when `force`
+  // (tests: the other targets then restore rows from the repacked layout). Matrices bound to
+  // the mapped file have their pages released. Returns how many matrices were repacked.
+  int repack_weights(bool force = false);
+  // Whether the model was loaded with ModelLoadOptions::repack (matrices converted later, e.g.
+  // by --precision, are repacked too).
+  bool repack_requested() const { return repack_requested_; }
+
  private:
   Model() = default;
   std::unique_ptr<gguf::File> file_;
@@ -87,7 +104,17 @@ class Model {
   tensor::Matrix output_;
   std::vector<LayerWeights> layers_;
   bool tied_output_ = false;
+  bool mapped_ = false;
+  bool repack_requested_ = false;  // weights come from File::open's mapping (pages may be released)
   std::vector<std::vector<uint8_t>> owned_buffers_;  // converted weights (adopt_buffer)
+  // Repacked weights, each in its own anonymous mapping (page-aligned, and kept out of the
+  // heap so that heap holes left by later scratch growth cannot sit under them).
+  struct Mapping {
+    void* data = nullptr;
+    size_t size = 0;
+    ~Mapping();
+  };
+  std::vector<std::unique_ptr<Mapping>> repacked_buffers_;
 };
 
 }  // namespace cove::model

@@ -534,6 +534,7 @@ Result<ConversionSummary> convert_precision(Model& model, Precision precision, i
     ++summary.n_converted;
     summary.bytes_after += m.n_bytes();
   });
+  if (model.repack_requested()) model.repack_weights();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
 }

@@ -55,15 +55,14 @@ const char* end_name(runtime::RequestEnd end) {
 // The loaded model when `name` (tag allowed) names it; otherwise the error to send.
 ApiResult<std::shared_ptr<const ModelService>> find_model(ServerState& state,
                                                           const std::string& name) {
-  std::shared_ptr<const ModelService> model = state.model();
-  if (!model) {
+  if (!state.model()) {
     ApiError e{503, "the model is still loading", "server_error", "", "loading"};
     e.retry_after_s = 1;
     return e;
   }
-  if (name.empty() || !model->context.answers_to(ollama_base_name(name))) {
-    return ollama_model_not_found(name);
-  }
+  std::shared_ptr<const ModelService> model =
+      name.empty() ? nullptr : state.find_model(ollama_base_name(name));
+  if (!model) return ollama_model_not_found(name);
   return model;
 }
 
@@ -305,7 +304,7 @@ ordered_json model_entry(const ModelService& model) {
 
 void list_tags(ServerState& state, Responder& r) {
   ordered_json models = ordered_json::array();
-  if (std::shared_ptr<const ModelService> model = state.model()) {
+  for (const std::shared_ptr<const ModelService>& model : state.models()) {
     models.push_back(model_entry(*model));
   }
   r.send(200, kJson, dump(ordered_json{{"models", std::move(models)}}));
@@ -313,7 +312,7 @@ void list_tags(ServerState& state, Responder& r) {
 
 void list_running(ServerState& state, Responder& r) {
   ordered_json models = ordered_json::array();
-  if (std::shared_ptr<const ModelService> model = state.model()) {
+  for (const std::shared_ptr<const ModelService>& model : state.models()) {
     ordered_json j = model_entry(*model);
     j.erase("modified_at");
     // Loaded for the server's lifetime: it never expires.

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <random>
 
+#include "server/conversation_api.h"
 #include "server/openai_request.h"
 
 namespace cove::server {
@@ -374,13 +375,19 @@ void run_completion(ServerState& state, const HttpRequest& http, ResponderPtr re
   ApiResult<OpenAiRequest> parsed =
       chat ? parse_chat_request(http.body) : parse_completion_request(http.body);
   if (!parsed) return send_error(*responder, parsed.error());
-  std::shared_ptr<const ModelService> model = state.model();
+  if (parsed->conversation_id) {
+    return run_conversation_turn(state, std::move(*parsed), std::move(responder));
+  }
+  std::shared_ptr<const ModelService> model = state.model_for(parsed->input.model);
   if (!model || state.shutting_down()) {
     ApiError e{503,
                model ? "The server is shutting down" : "The model is still loading",
                "server_error", "", model ? "shutting_down" : "loading"};
     e.retry_after_s = model ? 0 : 1;
     return send_error(*responder, e);
+  }
+  if (auto unknown = unknown_model_error(state, parsed->input.model)) {
+    return send_error(*responder, *unknown);
   }
   ApiResult<PreparedGeneration> prepared = prepare_generation(parsed->input, model->context);
   if (!prepared) return send_error(*responder, prepared.error());
@@ -421,7 +428,7 @@ void run_completion(ServerState& state, const HttpRequest& http, ResponderPtr re
 
 void list_models(ServerState& state, ResponderPtr responder) {
   json data = json::array();
-  if (std::shared_ptr<const ModelService> model = state.model()) {
+  for (const std::shared_ptr<const ModelService>& model : state.models()) {
     data.push_back({{"id", model->context.id},
                     {"object", "model"},
                     {"created", model->created},

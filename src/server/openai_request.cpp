@@ -266,6 +266,10 @@ ApiResult<OpenAiRequest> parse_chat_request(std::string_view body_text) {
     return invalid_request("'top_logprobs' requires 'logprobs': true", "top_logprobs");
   }
   out.input.n_logprobs = static_cast<int>(top);
+  if (const ordered_json* v = field(*body, "conversation_id")) {
+    if (!v->is_string()) return type_error("conversation_id", "a string");
+    out.conversation_id = v->get<std::string>();
+  }
   return out;
 }
 

@@ -3,6 +3,8 @@
 // parsed as nlohmann::ordered_json so JSON schemas and tool definitions keep their key order.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "server/api_error.h"
@@ -14,6 +16,9 @@ struct OpenAiRequest {
   GenerationInput input;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  // cove's extension (chat only): "new" or "" starts a stored conversation, an id continues one;
+  // absent (or null) keeps the request stateless (conversation_api.h).
+  std::optional<std::string> conversation_id;
 };
 
 ApiResult<OpenAiRequest> parse_chat_request(std::string_view body);

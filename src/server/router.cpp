@@ -34,13 +34,21 @@ std::string sse_event(std::string_view data) {
 const Route* Router::find(const std::string& method, const std::string& path,
                           Match& match) const {
   match = Match::kNotFound;
-  for (const Route& route : routes_) {
-    if (route.path != path) continue;
-    if (route.method == method) {
-      match = Match::kFound;
-      return &route;
+  for (const bool prefix : {false, true}) {
+    for (const Route& route : routes_) {
+      if (route.prefix != prefix) continue;
+      if (prefix ? !(path.size() > route.path.size() && path.compare(0, route.path.size(),
+                                                                     route.path) == 0)
+                 : route.path != path) {
+        continue;
+      }
+      if (route.method == method) {
+        match = Match::kFound;
+        return &route;
+      }
+      match = Match::kWrongMethod;
     }
-    match = Match::kWrongMethod;
+    if (match == Match::kWrongMethod) return nullptr;
   }
   return nullptr;
 }

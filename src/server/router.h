@@ -1,6 +1,7 @@
 // Routes: (method, path) -> handler. Each API registers its own routes (register_openai_routes,
 // and the same way an Ollama or WebSocket file adds its own), so adding an API never edits
-// another API's handlers. Every route has a short name used as the metrics label.
+// another API's handlers. Every route has a short name used as the metrics label. Exact paths
+// win over prefix routes.
 #pragma once
 
 #include <functional>
@@ -19,6 +20,9 @@ struct Route {
   std::string name;          // metrics label, e.g. "chat_completions"
   Handler handler;
   bool needs_auth = true;    // false: answered without the API key (GET /health)
+  // true: `path` is a prefix ending in '/' and the rest of the request path is a parameter
+  // ("/v1/conversations/" matches "/v1/conversations/ID"; the bare prefix does not match).
+  bool prefix = false;
 };
 
 class Router {

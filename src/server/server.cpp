@@ -5,18 +5,72 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "server/api_error.h"
+#include "server/conversation_service.h"
 
 namespace cove::server {
 
 std::shared_ptr<const ModelService> ServerState::model() const {
   std::lock_guard lock(mutex_);
-  return model_;
+  return models_.empty() ? nullptr : models_.front();
+}
+
+std::vector<std::shared_ptr<const ModelService>> ServerState::models() const {
+  std::lock_guard lock(mutex_);
+  return models_;
+}
+
+std::shared_ptr<const ModelService> ServerState::find_model(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  if (models_.empty()) return nullptr;
+  if (name.empty()) return models_.front();
+  // Exact ids first, so an alias of one model never shadows another model's id.
+  for (const auto& m : models_) {
+    if (m->context.id == name) return m;
+  }
+  for (const auto& m : models_) {
+    if (m->context.answers_to(name)) return m;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<const ModelService> ServerState::model_for(const std::string& name) const {
+  if (auto m = find_model(name)) return m;
+  return model();
 }
 
 void ServerState::set_model(std::shared_ptr<const ModelService> model) {
   std::lock_guard lock(mutex_);
-  model_ = std::move(model);
+  models_.clear();
+  if (model) models_.push_back(std::move(model));
 }
+
+void ServerState::set_models(std::vector<std::shared_ptr<const ModelService>> models) {
+  std::lock_guard lock(mutex_);
+  models_ = std::move(models);
+}
+
+namespace {
+
+// The schedulers' numbers summed over every loaded model (one model: its own).
+std::optional<runtime::SchedulerStats> summed_stats(const ServerState& state) {
+  std::vector<std::shared_ptr<const ModelService>> models = state.models();
+  if (models.empty()) return std::nullopt;
+  runtime::SchedulerStats sum;
+  for (const auto& m : models) {
+    const runtime::SchedulerStats s = m->engine->stats();
+    sum.running += s.running;
+    sum.queued += s.queued;
+    sum.slots += s.slots;
+    sum.kv_cells_used += s.kv_cells_used;
+    sum.kv_cells_total += s.kv_cells_total;
+    sum.prompt_tokens_total += s.prompt_tokens_total;
+    sum.generated_tokens_total += s.generated_tokens_total;
+    sum.steps_total += s.steps_total;
+  }
+  return sum;
+}
+
+}  // namespace
 
 Status check_bind_policy(const ServerOptions& options) {
   boost::system::error_code ec;
@@ -32,6 +86,17 @@ Status check_bind_policy(const ServerOptions& options) {
   return Status::ok();
 }
 
+std::optional<ApiError> unknown_model_error(const ServerState& state, const std::string& name) {
+  if (name.empty() || state.find_model(name)) return std::nullopt;
+  std::string served;
+  for (const auto& m : state.models()) {
+    served += (served.empty() ? "'" : ", '") + m->context.id + "'";
+  }
+  return not_found("The model '" + name + "' does not exist; this server serves " +
+                       (served.empty() ? "no model yet" : served),
+                   "model", "model_not_found");
+}
+
 void register_core_routes(Router& router, ServerState& state) {
   router.add(Route{"GET", "/health", "health",
                    [&state](const HttpRequest&, ResponderPtr r) {
@@ -43,10 +108,9 @@ void register_core_routes(Router& router, ServerState& state) {
                    },
                    /*needs_auth=*/false});
   router.add(Route{"GET", "/metrics", "metrics", [&state](const HttpRequest&, ResponderPtr r) {
-                     std::optional<runtime::SchedulerStats> stats;
-                     if (auto model = state.model()) stats = model->engine->stats();
                      r->send(200, "text/plain; version=0.0.4; charset=utf-8",
-                             state.metrics.render(stats, std::chrono::steady_clock::now()));
+                             state.metrics.render(summed_stats(state),
+                                                  std::chrono::steady_clock::now()));
                    }});
 }
 
@@ -146,7 +210,12 @@ void Server::shutdown() {
   state_.set_shutting_down();
   if (http_) http_->stop_accepting();
   const auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
-  if (auto model = state_.model()) model->engine->drain(deadline);
+  ConversationService* conversations = state_.conversations();
+  // Turns first, while the engines still run, so they can finish; then the engines, which
+  // releases any turn still waiting on a model step.
+  if (conversations) conversations->drain(deadline);
+  for (const auto& model : state_.models()) model->engine->drain(deadline);
+  if (conversations) conversations->wait_idle();
   // The drained requests' last chunks are still being written; give them a moment.
   const auto flush_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (http_ && http_->replies_in_flight() > 0 &&

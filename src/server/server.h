@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +23,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "core/result.h"
+#include "server/api_error.h"
 #include "server/engine.h"
 #include "server/generation.h"
 #include "server/http_server.h"
@@ -41,20 +43,36 @@ struct ModelService {
   std::shared_ptr<const ModelDescription> description;
 };
 
+class ConversationService;  // conversation_service.h
+
 // State every API's handlers share.
 class ServerState {
  public:
   Metrics metrics;
 
-  // Null while the model is loading.
+  // The default model (the one requests without a `model` get); null while loading.
   std::shared_ptr<const ModelService> model() const;
+  // Every loaded model, the default first; empty while loading.
+  std::vector<std::shared_ptr<const ModelService>> models() const;
+  // The model that answers to `name` (its id or an alias; "" is the default), else null.
+  std::shared_ptr<const ModelService> find_model(const std::string& name) const;
+  // The model for a request naming `name`: the one that answers to it, else the default (whose
+  // own name check then produces the "model does not exist" error). Null while loading.
+  std::shared_ptr<const ModelService> model_for(const std::string& name) const;
+  // One model.
   void set_model(std::shared_ptr<const ModelService> model);
+  // Several; the first is the default.
+  void set_models(std::vector<std::shared_ptr<const ModelService>> models);
+  // Stored conversations (config mode); null when the server has no store. Set before start().
+  ConversationService* conversations() const { return conversations_; }
+  void set_conversations(ConversationService* service) { conversations_ = service; }
   bool shutting_down() const { return shutting_down_.load(); }
   void set_shutting_down() { shutting_down_.store(true); }
 
  private:
   mutable std::mutex mutex_;
-  std::shared_ptr<const ModelService> model_;
+  std::vector<std::shared_ptr<const ModelService>> models_;
+  ConversationService* conversations_ = nullptr;
   std::atomic<bool> shutting_down_{false};
 };
 
@@ -68,6 +86,10 @@ struct ServerOptions {
 // Binding a non-loopback address without an API key is refused (anyone on the network could use
 // the model); the error says so and how to fix it.
 Status check_bind_policy(const ServerOptions& options);
+
+// The 404 for a request naming a model no loaded model answers to (listing the served ones), or
+// nullopt when `name` is "" or served.
+std::optional<ApiError> unknown_model_error(const ServerState& state, const std::string& name);
 
 // GET /health and GET /metrics.
 void register_core_routes(Router& router, ServerState& state);
@@ -89,6 +111,9 @@ class Server {
   Status start();
   uint16_t port() const { return http_ ? http_->port() : 0; }
   void set_model(std::shared_ptr<const ModelService> model) { state_.set_model(std::move(model)); }
+  void set_models(std::vector<std::shared_ptr<const ModelService>> models) {
+    state_.set_models(std::move(models));
+  }
 
   // Blocks until SIGINT or SIGTERM (or request_shutdown), then shutdown().
   void run_until_signal();

@@ -160,10 +160,18 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     }
     ApiResult<OpenAiRequest> parsed = parse_chat_request(body.dump());
     if (!parsed) return send(error_event(id, parsed.error()));
-    std::shared_ptr<const ModelService> model = state_.model();
+    if (parsed->conversation_id) {
+      return send(error_event(id, invalid_request("conversation_id is not supported over /v1/ws; "
+                                                  "use POST /v1/chat/completions",
+                                                  "conversation_id")));
+    }
+    std::shared_ptr<const ModelService> model = state_.model_for(parsed->input.model);
     if (!model || state_.shutting_down()) {
       return send(error_event(id, model ? "the server is shutting down" : "the model is loading",
                               "server_error", model ? "shutting_down" : "loading"));
+    }
+    if (auto unknown = unknown_model_error(state_, parsed->input.model)) {
+      return send(error_event(id, *unknown));
     }
     ApiResult<PreparedGeneration> prepared = prepare_generation(parsed->input, model->context);
     if (!prepared) return send(error_event(id, prepared.error()));

@@ -18,6 +18,10 @@ struct Matrix {
   int64_t n_cols = 0;
   int64_t n_rows = 0;
   size_t row_bytes = 0;
+  // True when `data` holds the load-time repacked layout of kernels/repack.h (16 rows
+  // interleaved per block) instead of row-major rows; row() is then meaningless, and row_bytes
+  // still gives the size of one row in the original layout.
+  bool repacked = false;
 
   const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
   size_t n_bytes() const { return row_bytes * static_cast<size_t>(n_rows); }

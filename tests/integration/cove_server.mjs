@@ -1,5 +1,5 @@
-// Starts and stops the real `cove serve` for the Ollama and WebSocket suites (ollama.test.mjs,
-// ws.test.mjs): port 0, the tiny stories260K model unless COVE_TEST_MODEL says otherwise.
+// Starts and stops the real `cove serve` for the integration suites (server, ollama, ws, load):
+// port 0, the tiny stories260K model unless COVE_TEST_MODEL says otherwise.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -18,8 +18,13 @@ export const skip = !existsSync(binary) ? `no binary at ${binary}` :
 
 // Resolves once the server listens and /health says ok.
 export async function startServer(extraArgs = []) {
-  const child = spawn(binary, ['serve', '-m', modelPath, '--port', '0', '-t', '1', ...extraArgs],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
+  return spawnServer(['serve', '-m', modelPath, '--port', '0', '-t', '1', ...extraArgs]);
+}
+
+// `cove serve` with other arguments (e.g. --config FILE) and extra environment variables.
+export async function spawnServer(args, env = {}) {
+  const child = spawn(binary, args,
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 20000);

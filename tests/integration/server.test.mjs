@@ -2,50 +2,14 @@
 // drives it with the official `openai` npm client and with raw fetch.
 //
 //   COVE_BINARY=build/cove node --test tests/integration/server.test.mjs
-//   (or pass the binary as the first argument after the script)
 // COVE_TEST_MODEL overrides the model (default ../shared/models/stories260K.gguf).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
+import { binary, modelPath, modelId, skip, startServer, stopServer } from './cove_server.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..', '..');
-const binary = path.resolve(process.env.COVE_BINARY ?? process.argv[2] ?? path.join(root, 'build', 'cove'));
-const modelPath = path.resolve(process.env.COVE_TEST_MODEL ??
-  path.join(root, '..', 'shared', 'models', 'stories260K.gguf'));
-const modelId = path.basename(modelPath, '.gguf');
-
-// Starts `cove serve` and resolves once it listens and /health says ok.
-async function startServer(extraArgs = []) {
-  const child = spawn(binary, ['serve', '-m', modelPath, '--port', '0', '-t', '1', ...extraArgs],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 20000);
-    child.stderr.on('data', (d) => {
-      stderr += d.toString();
-      const m = stderr.match(/cove: listening on (http:\/\/[^\s]+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}: ${stderr}`)); });
-  });
-  for (let i = 0; i < 200; i++) {
-    const r = await fetch(`${url}/health`).catch(() => null);
-    if (r && r.status === 200) break;
-    await new Promise((r2) => setTimeout(r2, 50));
-  }
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { child, url, exited, stderr: () => stderr };
-}
-
-async function stop(server) {
-  server.child.kill('SIGTERM');
-  return server.exited;
-}
+const stop = stopServer;
 
 function postJson(url, body, headers = {}) {
   return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers },
@@ -65,9 +29,6 @@ async function metric(url, name) {
   const line = text.split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
   return line === undefined ? undefined : Number(line.split(' ').pop());
 }
-
-const skip = !existsSync(binary) ? `no binary at ${binary}` :
-  !existsSync(modelPath) ? `no model at ${modelPath}` : false;
 
 let main;       // --ctx 256
 let client;

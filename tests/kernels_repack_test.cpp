@@ -1,0 +1,227 @@
+// The repacked weight layout (kernels/repack.h) and its kernels: the layout round-trips to the
+// file's bytes; on every compiled SIMD target a repacked matrix gives, for every token, the same
+// bits alone and in batches of 1..17 tokens, whatever group range a thread takes; the AVX-512
+// VNNI kernels compute exactly the block-wise integer sums and float accumulation they promise
+// (checked against a scalar model of that arithmetic), and other targets give the bits of the
+// row-major path. Odd shapes: row counts that are not multiples of 16, odd block counts.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "core/half.h"
+#include "core/thread_pool.h"
+#include "kernels/matmul.h"
+#include "kernels/quantized_dot.h"
+#include "kernels/repack.h"
+#include "tensor/blocks.h"
+#include "tensor/quantize.h"
+
+namespace cove::kernels {
+namespace {
+
+using tensor::TensorType;
+
+uint32_t bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+// A row-major quantized matrix, its repacked copy and rounded activations for max_tokens.
+struct Fixture {
+  TensorType type;
+  int64_t n_rows, n, max_tokens;
+  std::vector<uint8_t> rows;
+  std::vector<uint8_t> packed;
+  tensor::Matrix original, repacked;
+  std::vector<float> x;
+  std::vector<Q8Activations> acts;
+  std::vector<int32_t> sums;
+
+  Fixture(TensorType t, int64_t rows_count, int64_t cols, int64_t tokens, uint32_t seed)
+      : type(t), n_rows(rows_count), n(cols), max_tokens(tokens) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    const size_t row_bytes = tensor::row_size(type, n);
+    std::vector<float> weights(static_cast<size_t>(n_rows * n));
+    for (float& v : weights) v = normal(rng);
+    rows.resize(row_bytes * static_cast<size_t>(n_rows));
+    for (int64_t r = 0; r < n_rows; ++r) {
+      tensor::quantize_row(type, weights.data() + r * n, rows.data() + r * row_bytes, n);
+    }
+    original = tensor::Matrix{type, rows.data(), n, n_rows, row_bytes};
+    packed.resize(repacked_bytes(type, n_rows, n));
+    repack_groups(original, 0, (n_rows + 15) / 16, packed.data());
+    repacked = original;
+    repacked.data = packed.data();
+    repacked.repacked = true;
+    x.resize(static_cast<size_t>(max_tokens * n));
+    for (float& v : x) v = normal(rng) * 3.0f;
+    const int64_t blocks = n / 32;
+    acts.resize(static_cast<size_t>(max_tokens * blocks));
+    sums.resize(acts.size());
+    for (int64_t t = 0; t < max_tokens; ++t) {
+      quantize_activations(x.data() + t * n, acts.data() + t * blocks, n);
+      repacked_activation_offsets(type, acts.data() + t * blocks, blocks,
+                                  sums.data() + t * blocks);
+    }
+  }
+
+  // Tokens [first, first + n_tokens) against groups [g0, g1): y[t * n_rows + r].
+  std::vector<float> run(int64_t first, int64_t n_tokens, int64_t g0, int64_t g1) const {
+    std::vector<float> y(static_cast<size_t>(n_tokens * n_rows), -1.0f);
+    std::vector<uint8_t> scratch(repacked_matmul_scratch_bytes(repacked));
+    const int64_t blocks = n / 32;
+    repacked_matmul_groups(repacked, g0, g1, acts.data() + first * blocks,
+                           sums.data() + first * blocks, n_tokens, y.data(), n_rows,
+                           scratch.data());
+    return y;
+  }
+
+  // The VNNI kernels' arithmetic in scalar code: exact integer block sums, then per block
+  // acc = fma(float(sum), row scale * token scale, acc).
+  float model_of_vnni(int64_t r, int64_t t) const {
+    const int64_t blocks = n / 32;
+    float acc = 0.0f;
+    for (int64_t b = 0; b < blocks; ++b) {
+      const Q8Activations& a = acts[static_cast<size_t>(t * blocks + b)];
+      int32_t sum = 0;
+      float d;
+      if (type == TensorType::Q4_0) {
+        const auto& blk = reinterpret_cast<const tensor::BlockQ4_0*>(original.row(r))[b];
+        for (int j = 0; j < 16; ++j) {
+          sum += ((blk.qs[j] & 0x0f) - 8) * a.q[j] + ((blk.qs[j] >> 4) - 8) * a.q[j + 16];
+        }
+        d = fp16_to_fp32(blk.d);
+      } else {
+        const auto& blk = reinterpret_cast<const tensor::BlockQ8_0*>(original.row(r))[b];
+        for (int j = 0; j < 32; ++j) sum += blk.qs[j] * a.q[j];
+        d = fp16_to_fp32(blk.d);
+      }
+      acc = std::fma(static_cast<float>(sum), d * a.d, acc);
+    }
+    return acc;
+  }
+};
+
+TEST(KernelsRepack, LayoutRestoresTheFileBytes) {
+  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0}) {
+    for (int64_t n_rows : {1, 16, 37}) {
+      Fixture f(type, n_rows, 96, 1, 3);
+      std::vector<uint8_t> restored(f.rows.size());
+      unpack_repacked_rows(f.repacked, 0, n_rows, restored.data());
+      EXPECT_EQ(restored, f.rows) << tensor::type_name(type) << " rows " << n_rows;
+      // A single row from the middle of a group.
+      std::vector<uint8_t> one(f.original.row_bytes);
+      unpack_repacked_rows(f.repacked, n_rows / 2, 1, one.data());
+      EXPECT_EQ(0, std::memcmp(one.data(), f.original.row(n_rows / 2), one.size()));
+    }
+  }
+  EXPECT_TRUE(repack_supported(TensorType::Q4_0));
+  EXPECT_FALSE(repack_supported(TensorType::Q4_K));
+  EXPECT_EQ(repacked_bytes(TensorType::Q4_0, 32, 64), size_t{2 * 2 * 288});
+  EXPECT_EQ(repacked_bytes(TensorType::Q8_0, 17, 32), size_t{2 * 544});
+}
+
+class KernelsRepackTarget : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { ASSERT_TRUE(force_target(GetParam())) << GetParam(); }
+  void TearDown() override { reset_target(); }
+};
+
+TEST_P(KernelsRepackTarget, EveryBatchSizeGivesTheSingleTokenBits) {
+  const int64_t max_tokens = 17;
+  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0}) {
+    for (int64_t n_rows : {5, 16, 45}) {
+      Fixture f(type, n_rows, 288, max_tokens, 7 + static_cast<uint32_t>(n_rows));
+      const int64_t n_groups = (n_rows + 15) / 16;
+      std::vector<float> alone(static_cast<size_t>(max_tokens * n_rows));
+      for (int64_t t = 0; t < max_tokens; ++t) {
+        const std::vector<float> y = f.run(t, 1, 0, n_groups);
+        std::copy(y.begin(), y.end(), alone.begin() + t * n_rows);
+      }
+      for (int64_t n_tokens = 1; n_tokens <= max_tokens; ++n_tokens) {
+        for (int64_t first : {int64_t{0}, max_tokens - n_tokens}) {
+          // All groups at once, and the groups split as two threads would take them.
+          std::vector<float> y = f.run(first, n_tokens, 0, n_groups);
+          if (n_groups > 1) {
+            const std::vector<float> tail = f.run(first, n_tokens, 1, n_groups);
+            for (int64_t t = 0; t < n_tokens; ++t) {
+              for (int64_t r = 16; r < n_rows; ++r) {
+                ASSERT_EQ(bits(tail[t * n_rows + r]), bits(y[t * n_rows + r])) << r;
+              }
+            }
+          }
+          for (int64_t t = 0; t < n_tokens; ++t) {
+            for (int64_t r = 0; r < n_rows; ++r) {
+              ASSERT_EQ(bits(y[t * n_rows + r]), bits(alone[(first + t) * n_rows + r]))
+                  << tensor::type_name(type) << " rows " << n_rows << ", batch of " << n_tokens
+                  << " from " << first << ": row " << r << " token " << first + t;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(KernelsRepackTarget, RepackedArithmeticIsWhatTheTargetPromises) {
+  const bool vnni_kernels = repack_pays();  // AVX3 target on a VNNI CPU
+  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0}) {
+    Fixture f(type, 37, 160, 9, 21);
+    const std::vector<float> y = f.run(0, f.max_tokens, 0, 3);
+    // The row-major kernels of the same target on the file's layout.
+    std::vector<float> row_major(y.size());
+    std::vector<uint8_t> scratch(quantized_matmul_scratch_bytes(type, f.n, f.max_tokens) + 64);
+    quantized_matmul_rows(type, f.rows.data(), f.original.row_bytes, f.n, 0, f.n_rows,
+                          f.acts.data(), f.max_tokens, row_major.data(), f.n_rows, scratch.data());
+    for (int64_t t = 0; t < f.max_tokens; ++t) {
+      for (int64_t r = 0; r < f.n_rows; ++r) {
+        const float got = y[t * f.n_rows + r];
+        const float exact = quantized_dot_reference(
+            type, f.original.row(r), f.acts.data() + t * (f.n / 32), f.n);
+        EXPECT_NEAR(got, exact, 1e-3f * (1.0f + std::fabs(exact)))
+            << tensor::type_name(type) << " row " << r << " token " << t;
+        if (vnni_kernels) {
+          ASSERT_EQ(bits(got), bits(f.model_of_vnni(r, t)))
+              << tensor::type_name(type) << " row " << r << " token " << t;
+        } else {
+          ASSERT_EQ(bits(got), bits(row_major[t * f.n_rows + r]))
+              << tensor::type_name(type) << " row " << r << " token " << t;
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(CompiledTargets, KernelsRepackTarget,
+                         ::testing::ValuesIn(compiled_targets()),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+// kernels::matmul and matmul_reference accept a repacked matrix: the reference restores rows
+// (same bits as on the original), the fast path splits groups over threads.
+TEST(KernelsRepack, MatmulOnARepackedMatrix) {
+  ThreadPool pool(2);
+  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0}) {
+    Fixture f(type, 50, 64, 6, 5);
+    std::vector<float> ref_original(static_cast<size_t>(f.max_tokens * f.n_rows));
+    std::vector<float> ref_repacked(ref_original.size()), fast(ref_original.size());
+    matmul_reference(f.original, f.x.data(), f.max_tokens, ref_original.data());
+    matmul_reference(f.repacked, f.x.data(), f.max_tokens, ref_repacked.data());
+    EXPECT_EQ(ref_original, ref_repacked);
+    std::vector<float> row_major(fast.size());
+    matmul(f.repacked, f.x.data(), f.max_tokens, fast.data(), pool);
+    matmul(f.original, f.x.data(), f.max_tokens, row_major.data(), pool);
+    const std::vector<float> direct = f.run(0, f.max_tokens, 0, 4);
+    for (size_t i = 0; i < fast.size(); ++i) {
+      ASSERT_EQ(bits(fast[i]), bits(direct[i])) << i;
+      // Same 8-bit activations as the row-major path: only the float summation order differs.
+      EXPECT_NEAR(fast[i], row_major[i], 1e-4f * (1.0f + std::fabs(row_major[i]))) << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cove::kernels
