@@ -359,6 +359,7 @@ Command add_bench_command(CLI::App& app) {
       serving->n_threads = o->n_threads;
       if (sub->count("--repetitions") > 0) serving->repetitions = o->repetitions;
       serving->output = o->output;
+      serving->repack = !o->no_repack;
       return run_serving_bench(*serving);
     }
     if (o->model_path.empty() && !o->bandwidth) return fail("give -m MODEL, --bandwidth, or both");

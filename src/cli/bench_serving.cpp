@@ -23,7 +23,9 @@ double median_of(const std::vector<Run>& runs, Field field) {
 }  // namespace
 
 int run_serving_bench(const ServingBenchOptions& o) {
-  Result<std::unique_ptr<model::Model>> loaded = model::Model::load(o.model_path);
+  model::ModelLoadOptions load_options;
+  load_options.repack = o.repack;
+  Result<std::unique_ptr<model::Model>> loaded = model::Model::load(o.model_path, load_options);
   if (!loaded) return fail(loaded.message());
   Result<std::unique_ptr<tokenizer::Tokenizer>> tok = tokenizer::Tokenizer::from_gguf((*loaded)->file());
   if (!tok) return fail(tok.message());

@@ -18,6 +18,7 @@ struct ServingBenchOptions {
   int64_t prefill_chunk = 256;
   int n_threads = 0;
   int repetitions = 3;
+  bool repack = true;  // load-time repacking for the VNNI kernels (--no-repack turns it off)
   std::string output = "md";
 };
 

@@ -268,7 +268,10 @@ int Model::repack_weights(bool force) {
   int n_repacked = 0;
   const long page = sysconf(_SC_PAGESIZE);
   for_each_matrix([&](const std::string& name, tensor::Matrix& m) {
-    if (name == "token_embd.weight" || m.repacked || !kernels::repack_supported(m.type)) return;
+    // The embedding is only looked up row by row, unless it is also the (tied) output matrix,
+    // the largest product of a small model: then it is repacked and lookups unpack their row.
+    const bool lookup_only = name == "token_embd.weight" && !tied_output_;
+    if (lookup_only || m.repacked || !kernels::repack_supported(m.type)) return;
     auto buffer = std::make_unique<Mapping>();
     buffer->size = kernels::repacked_bytes(m.type, m.n_rows, m.n_cols);
     void* p = mmap(nullptr, buffer->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,

@@ -6,6 +6,7 @@
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "kernels/repack.h"
 #include "tensor/dequantize.h"
 
 namespace cove::model {
@@ -141,9 +142,15 @@ void Transformer::forward_chunk(const BatchToken* batch, const int64_t* position
   float* xn = xn_.data();
   active_threads_ = threads_for(n);
 
+  const tensor::Matrix& e = model_.token_embedding();
   for (int64_t t = 0; t < n; ++t) {
-    const tensor::Matrix& e = model_.token_embedding();
-    tensor::dequantize_row(e.type, e.row(batch[t].token), x + t * d, d);
+    if (e.repacked) {  // a tied embedding in the VNNI layout: restore the row's blocks first
+      embedding_row_.resize(e.row_bytes);
+      kernels::unpack_repacked_rows(e, batch[t].token, 1, embedding_row_.data());
+      tensor::dequantize_row(e.type, embedding_row_.data(), x + t * d, d);
+    } else {
+      tensor::dequantize_row(e.type, e.row(batch[t].token), x + t * d, d);
+    }
   }
 
   for (int64_t l = 0; l < c.n_layers; ++l) {

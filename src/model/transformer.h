@@ -87,6 +87,7 @@ class Transformer {
   KvCache cache_;
   // Activations for up to n_batch tokens, allocated once.
   std::vector<float> x_, xn_, q_, k_, v_, attn_out_, gate_, up_, scratch_;
+  std::vector<uint8_t> embedding_row_;  // a repacked (tied) embedding row, restored
   std::vector<int64_t> positions_;
   std::vector<BatchToken> eval_batch_;
   std::vector<float> rope_table_;  // per position: rope_dim/2 (cos, sin) pairs
