@@ -329,7 +329,7 @@ TEST(McpClient, ListChangedNotificationRefreshesTheTools) {
     if (method == "initialize") {
       t.reply(m, {{"protocolVersion", "2025-11-25"}, {"capabilities", {{"tools", Json::object()}}}});
     } else if (method == "tools/list") {
-      t.reply(m, {{"tools", version == 1 ? Json{tool_json("old")} : Json{tool_json("new")}}});
+      t.reply(m, {{"tools", Json::array({tool_json(version == 1 ? "old" : "new")})}});
     }
   };
   auto transport = std::make_unique<FakeTransport>(handler);
@@ -337,7 +337,8 @@ TEST(McpClient, ListChangedNotificationRefreshesTheTools) {
   McpClient client(fake_config("2025-11-25"), std::move(transport));
   std::atomic<int> callbacks{0};
   client.set_tools_changed_callback([&] { ++callbacks; });
-  ASSERT_TRUE(client.start().is_ok());
+  Status started = client.start();
+  ASSERT_TRUE(started.is_ok()) << started.message();
   ASSERT_EQ(client.tools().at(0).name, "old");
   version = 2;
   fake.deliver(make_notification("notifications/tools/list_changed", Json()));

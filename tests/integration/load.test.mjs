@@ -7,7 +7,8 @@
 //
 //   COVE_BINARY=build/cove node --test tests/integration/load.test.mjs
 // COVE_LOAD_REQUESTS (default 2000) and COVE_LOAD_CLIENTS (default 32) size it; the sanitizer
-// build runs a smaller one. The summary line it prints is what docs/PERFORMANCE.md quotes.
+// build runs a smaller one with COVE_LOAD_RSS_CHECK=0, because AddressSanitizer's quarantine
+// keeps freed memory resident on purpose. The summary line is what docs/PERFORMANCE.md quotes.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { skip, startServer, stopServer, modelId } from './cove_server.mjs';
 
 const REQUESTS = Number(process.env.COVE_LOAD_REQUESTS ?? 2000);
 const CLIENTS = Number(process.env.COVE_LOAD_CLIENTS ?? 32);
+const CHECK_RSS = process.env.COVE_LOAD_RSS_CHECK !== '0';
 const CANCEL_EVERY = 5;  // request i with i % 5 == 4 disconnects after its first chunk
 
 let server;
@@ -136,6 +138,10 @@ test(`load: ${REQUESTS} requests from ${CLIENTS} clients, 1 in ${CANCEL_EVERY} d
     assert.equal(cancelled, Math.floor(REQUESTS / CANCEL_EVERY), 'requests cut off mid-stream');
     assert.equal(active, 0, 'active sequences after the load');
     assert.equal(queued, 0, 'queued requests after the load');
-    assert.ok(Math.abs(last - first) <= 0.10 * first,
-      `resident memory moved from ${first} KiB to ${last} KiB`);
+    if (CHECK_RSS) {
+      assert.ok(Math.abs(last - first) <= 0.10 * first,
+        `resident memory moved from ${first} KiB to ${last} KiB`);
+    } else {
+      console.log('resident memory not checked (COVE_LOAD_RSS_CHECK=0: a sanitizer build)');
+    }
   });
