@@ -19,6 +19,9 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kModel = COVE_SOURCE_DIR "/../shared/models/stories260K.gguf";
+// The config's model: greedy, it fills the forced time call with arguments the tool accepts
+// (stories260K writes story text into the optional timezone, which the tool refuses).
+const std::string kClockModel = COVE_SOURCE_DIR "/../shared/models/llama-2-tiny-random.gguf";
 
 class ChatCommandTest : public ::testing::Test {
  protected:
@@ -28,7 +31,7 @@ class ChatCommandTest : public ::testing::Test {
     config_ = (root_ / "config.yaml").string();
     std::ofstream(config_) << "models:\n"
                               "  tiny:\n"
-                              "    path: " << kModel << "\n"
+                              "    path: " << kClockModel << "\n"
                               "    context: 1024\n"
                               "    tool_calls: forced\n"
                               "tools:\n"
@@ -79,6 +82,7 @@ TEST_F(ChatCommandTest, ScriptedChatCallsTheTimeToolAndResumes) {
     EXPECT_NE(messages[1].tool_calls.find("\"current_time\""), std::string::npos);
     EXPECT_EQ(messages[2].role, "tool");
     EXPECT_EQ(messages[2].name, "current_time");
+    EXPECT_EQ(messages[2].content.rfind("error:", 0), std::string::npos) << messages[2].content;
     EXPECT_EQ(messages[3].role, "assistant");
     EXPECT_TRUE(messages[3].tool_calls.empty());
     // The answer went to standard output.
