@@ -13,7 +13,10 @@
 #
 # Environment:
 #   COVE_JOBS          parallel build jobs (default 2: the test machines are small and shared)
-#   COVE_ASAN_EXCLUDE  ctest -E regex of tests to skip under the sanitizers (default: none)
+#   COVE_ASAN_EXCLUDE  ctest -E regex of tests to skip under the sanitizers (default: the
+#                      slowest pure-compute checks, which the tests stage already ran: the
+#                      quantizer fidelity sweep, F16/BF16 golden models, greedy CLI goldens;
+#                      set it to "" to run everything)
 #   COVE_FUZZ_SECONDS  seconds per fuzz target (default 30)
 #
 # Exits non-zero on any failure. The last line of output is always "N passed, N failed": the
@@ -42,7 +45,7 @@ done
 
 JOBS="${COVE_JOBS:-2}"
 FUZZ_SECONDS="${COVE_FUZZ_SECONDS:-30}"
-ASAN_EXCLUDE="${COVE_ASAN_EXCLUDE:-}"
+ASAN_EXCLUDE="${COVE_ASAN_EXCLUDE-QuantizerFidelity|/tiny_(llama|qwen2)_B?F16 |CliGolden\.RunGreedy}"
 SHARED="$ROOT/../shared"
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/cove-test.XXXXXX")"
