@@ -9,13 +9,13 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
-#include <random>
 #include <set>
 #include <sstream>
 
 #include "assistant/plugin_host.h"
 #include "assistant/router.h"
 #include "assistant/tool_memory.h"
+#include "core/random_id.h"
 
 namespace cove::assistant {
 namespace {
@@ -67,14 +67,6 @@ std::string transcript(const std::vector<Message>& turns, const ModelBackend& mo
   }
   for (size_t i = first; i < lines.size(); ++i) out += lines[i] + "\n";
   return out;
-}
-
-std::string random_call_id() {
-  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string id = "call_";
-  for (int i = 0; i < 24; ++i) id += kChars[rng() % (sizeof(kChars) - 1)];
-  return id;
 }
 
 // The OpenAI tool_calls array of an assistant message.
@@ -440,7 +432,7 @@ Result<TurnResult> Assistant::Impl::run_turn(const TurnRequest& request,
     // 5. Tool calls: store the call, run each, store each result, go again.
     if (!out->tool_calls.empty() && !cancelled) {
       for (StepToolCall& call : out->tool_calls) {
-        if (call.id.empty()) call.id = random_call_id();
+        if (call.id.empty()) call.id = random_id("call_");
       }
       Message assistant;
       assistant.role = "assistant";

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
-#include <random>
 
+#include "core/random_id.h"
 #include "server/tool_calls.h"
 
 namespace cove::server {
@@ -64,14 +64,6 @@ Result<std::unique_ptr<LocalModel>> load_local_model(const LocalModelOptions& op
 }
 
 namespace {
-
-std::string random_call_id() {
-  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string id = "call_";
-  for (int i = 0; i < 24; ++i) id += kChars[rng() % (sizeof(kChars) - 1)];
-  return id;
-}
 
 class EngineBackend : public assistant::ModelBackend {
  public:
@@ -200,7 +192,8 @@ Result<assistant::StepResult> EngineBackend::generate(const assistant::StepReque
   if (plan.tool_call_forced || plan.detect_tool_calls) {
     if (std::optional<std::vector<ToolCall>> calls = parse_tool_calls(result.text, input.tools)) {
       for (ToolCall& call : *calls) {
-        out.tool_calls.push_back({random_call_id(), std::move(call.name), std::move(call.arguments)});
+        out.tool_calls.push_back(
+            {random_id("call_"), std::move(call.name), std::move(call.arguments)});
       }
       out.text.clear();
       out.finish_reason = "tool_calls";

@@ -13,9 +13,9 @@
 #include <charconv>
 #include <ctime>
 #include <mutex>
-#include <random>
 
 #include "assistant/tools.h"
+#include "core/random_id.h"
 #include "server/conversation_service.h"
 
 namespace cove::server {
@@ -25,14 +25,6 @@ using json = nlohmann::json;
 
 constexpr size_t kToolResultExcerptBytes = 1000;
 constexpr int kMaxListLimit = 1000;
-
-std::string random_id(const char* prefix) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* digits = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  std::string id = prefix;
-  for (int i = 0; i < 24; ++i) id += digits[rng() % 62];
-  return id;
-}
 
 void send_error(Responder& r, const ApiError& e) {
   HeaderList extra;

@@ -6,8 +6,8 @@
 #include "server/openai_api.h"
 
 #include <ctime>
-#include <random>
 
+#include "core/random_id.h"
 #include "server/conversation_api.h"
 #include "server/openai_request.h"
 
@@ -16,14 +16,6 @@ namespace {
 
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-std::string random_id(const char* prefix) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* digits = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  std::string id = prefix;
-  for (int i = 0; i < 24; ++i) id += digits[rng() % 62];
-  return id;
-}
 
 void send_error(Responder& r, const ApiError& e) {
   HeaderList extra;
