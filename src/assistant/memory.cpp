@@ -55,12 +55,8 @@ Result<std::vector<MemoryHit>> Memory::search(const std::string& query, int limi
         "WHERE memories_fts MATCH ?1 ORDER BY bm25(memories_fts), m.id DESC LIMIT ?2");
     if (!st) return st.status();
     st->bind(1, match).bind(2, static_cast<int64_t>(limit));
-    for (;;) {
-      Result<bool> row = st->step();
-      if (!row) return row.status();
-      if (!*row) return Status::ok();
-      out.push_back({read_entry(*st), -st->real(5)});
-    }
+    return st->each_row(
+        [&](const Statement& r) { out.push_back({read_entry(r), -r.real(5)}); });
   });
   if (!s) return Error{s.message()};
   return out;
@@ -74,12 +70,7 @@ Result<std::vector<MemoryEntry>> Memory::list(int limit, int offset) {
         "LIMIT ?1 OFFSET ?2");
     if (!st) return st.status();
     st->bind(1, static_cast<int64_t>(limit)).bind(2, static_cast<int64_t>(offset));
-    for (;;) {
-      Result<bool> row = st->step();
-      if (!row) return row.status();
-      if (!*row) return Status::ok();
-      out.push_back(read_entry(*st));
-    }
+    return st->each_row([&](const Statement& r) { out.push_back(read_entry(r)); });
   });
   if (!s) return Error{s.message()};
   return out;

@@ -38,11 +38,7 @@ Result<bool> Statement::step() {
 }
 
 Status Statement::run() {
-  for (;;) {
-    Result<bool> more = step();
-    if (!more) return more.status();
-    if (!*more) return Status::ok();
-  }
+  return each_row([](const Statement&) {});
 }
 
 std::string Statement::text(int column) const {

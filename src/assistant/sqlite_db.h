@@ -37,6 +37,16 @@ class Statement {
   Result<bool> step();
   // Steps to the end (statements without rows).
   Status run();
+  // Steps through every row, calling fn(const Statement&) on each.
+  template <class Fn>
+  Status each_row(Fn&& fn) {
+    for (;;) {
+      Result<bool> more = step();
+      if (!more) return more.status();
+      if (!*more) return Status::ok();
+      fn(static_cast<const Statement&>(*this));
+    }
+  }
 
   std::string text(int column) const;
   int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }

@@ -79,6 +79,11 @@ constexpr const char* kMessageColumns =
     "id, conversation_id, seq, role, content, tool_calls, tool_call_id, name, model, "
     "prompt_tokens, completion_tokens, created_at";
 
+// id, title, created_at, updated_at, message count.
+Conversation read_conversation(const Statement& s) {
+  return {s.text(0), s.text(1), s.integer(2), s.integer(3), s.integer(4)};
+}
+
 Message read_message(const Statement& s, int first = 0) {
   Message m;
   m.id = s.integer(first + 0);
@@ -185,12 +190,7 @@ Result<std::vector<Conversation>> Store::list_conversations(int limit, int offse
         "FROM conversations c ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ?1 OFFSET ?2");
     if (!st) return st.status();
     st->bind(1, static_cast<int64_t>(limit)).bind(2, static_cast<int64_t>(offset));
-    for (;;) {
-      Result<bool> row = st->step();
-      if (!row) return row.status();
-      if (!*row) return Status::ok();
-      out.push_back({st->text(0), st->text(1), st->integer(2), st->integer(3), st->integer(4)});
-    }
+    return st->each_row([&](const Statement& r) { out.push_back(read_conversation(r)); });
   });
   if (!s) return Error{s.message()};
   return out;
@@ -207,8 +207,7 @@ Result<Conversation> Store::get_conversation(const std::string& id) {
     st->bind(1, id);
     Result<bool> row = st->step();
     if (!row) return row.status();
-    if (*row)
-      conv = Conversation{st->text(0), st->text(1), st->integer(2), st->integer(3), st->integer(4)};
+    if (*row) conv = read_conversation(*st);
     return Status::ok();
   });
   if (!s) return Error{s.message()};
@@ -298,12 +297,7 @@ Result<std::vector<Message>> Store::messages(const std::string& conversation_id,
                                      "ORDER BY seq");
     if (!st) return st.status();
     st->bind(1, conversation_id).bind(2, after_seq);
-    for (;;) {
-      Result<bool> row = st->step();
-      if (!row) return row.status();
-      if (!*row) return Status::ok();
-      out.push_back(read_message(*st));
-    }
+    return st->each_row([&](const Statement& r) { out.push_back(read_message(r)); });
   });
   if (!s) return Error{s.message(), found ? "" : "not_found"};
   return out;
@@ -327,12 +321,8 @@ Result<std::vector<MessageHit>> Store::search(const std::string& query, int limi
     if (!st) return st.status();
     st->bind(1, match).bind(2, static_cast<int64_t>(limit));
     if (!conversation_id.empty()) st->bind(3, conversation_id);
-    for (;;) {
-      Result<bool> row = st->step();
-      if (!row) return row.status();
-      if (!*row) return Status::ok();
-      out.push_back({read_message(*st), st->text(12), -st->real(13)});
-    }
+    return st->each_row(
+        [&](const Statement& r) { out.push_back({read_message(r), r.text(12), -r.real(13)}); });
   });
   if (!s) return Error{s.message()};
   return out;
