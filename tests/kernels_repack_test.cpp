@@ -61,11 +61,11 @@ struct Fixture {
     for (float& v : x) v = normal(rng) * 3.0f;
     const int64_t blocks = n / 32;
     acts.resize(static_cast<size_t>(max_tokens * blocks));
-    sums.resize(acts.size());
+    sums.resize(2 * acts.size());
     for (int64_t t = 0; t < max_tokens; ++t) {
       quantize_activations(x.data() + t * n, acts.data() + t * blocks, n);
       repacked_activation_offsets(type, acts.data() + t * blocks, blocks,
-                                  sums.data() + t * blocks);
+                                  sums.data() + 2 * t * blocks);
     }
   }
 
@@ -75,24 +75,82 @@ struct Fixture {
     std::vector<uint8_t> scratch(repacked_matmul_scratch_bytes(repacked));
     const int64_t blocks = n / 32;
     repacked_matmul_groups(repacked, g0, g1, acts.data() + first * blocks,
-                           sums.data() + first * blocks, n_tokens, y.data(), n_rows,
+                           sums.data() + 2 * first * blocks, n_tokens, y.data(), n_rows,
                            scratch.data());
     return y;
   }
 
-  // The VNNI kernels' arithmetic in scalar code: exact integer block sums, then per block
-  // acc = fma(float(sum), row scale * token scale, acc).
+  // The VNNI kernels' arithmetic in scalar code: exact integer sums per run of weights sharing
+  // a scale, then acc = fma(float(sum), row scale * token scale, acc) in weight order (Q4_K:
+  // then acc = fma(-dmin * min, s0 + s1, acc) per sub-block).
   float model_of_vnni(int64_t r, int64_t t) const {
     const int64_t blocks = n / 32;
+    const Q8Activations* x = acts.data() + t * blocks;
     float acc = 0.0f;
+    auto half_sum = [](const Q8Activations& a, int h) {
+      int32_t s = 0;
+      for (int i = 16 * h; i < 16 * h + 16; ++i) s += a.q[i];
+      return s;
+    };
+    if (type == TensorType::Q4_K) {
+      for (int64_t s = 0; s < n / 256; ++s) {
+        const auto& blk = reinterpret_cast<const tensor::BlockQ4_K*>(original.row(r))[s];
+        for (int j = 0; j < 8; ++j) {
+          const Q8Activations& a = x[8 * s + j];
+          int32_t sum = 0;
+          for (int l = 0; l < 32; ++l) {
+            const uint8_t byte = blk.qs[32 * (j / 2) + l];
+            sum += (j % 2 ? byte >> 4 : byte & 0x0f) * a.q[l];
+          }
+          const tensor::ScaleMin sm = tensor::k4_scale_min(blk.scales, j);
+          const float scale = fp16_to_fp32(blk.d) * static_cast<float>(sm.scale);
+          const float min = fp16_to_fp32(blk.dmin) * static_cast<float>(sm.min);
+          acc = std::fma(static_cast<float>(sum), scale * a.d, acc);
+          acc = std::fma(-min, a.s[0] + a.s[1], acc);
+        }
+      }
+      return acc;
+    }
+    if (type == TensorType::Q6_K) {
+      for (int64_t s = 0; s < n / 256; ++s) {
+        const auto& blk = reinterpret_cast<const tensor::BlockQ6_K*>(original.row(r))[s];
+        for (int h = 0; h < 2; ++h) {
+          for (int k = 0; k < 4; ++k) {
+            const Q8Activations& a = x[8 * s + 4 * h + k];
+            for (int u = 0; u < 2; ++u) {
+              int32_t sum = -32 * half_sum(a, u);
+              for (int l = 16 * u; l < 16 * u + 16; ++l) {
+                const uint8_t ql = blk.ql[64 * h + l + 32 * (k % 2)];
+                const int low = k < 2 ? ql & 0x0f : ql >> 4;
+                const int high = (blk.qh[32 * h + l] >> (2 * k)) & 3;
+                sum += (low | high << 4) * a.q[l];
+              }
+              const float scale = fp16_to_fp32(blk.d) * static_cast<float>(blk.scales[8 * h + 2 * k + u]);
+              acc = std::fma(static_cast<float>(sum), scale * a.d, acc);
+            }
+          }
+        }
+      }
+      return acc;
+    }
     for (int64_t b = 0; b < blocks; ++b) {
-      const Q8Activations& a = acts[static_cast<size_t>(t * blocks + b)];
+      const Q8Activations& a = x[b];
       int32_t sum = 0;
       float d;
       if (type == TensorType::Q4_0) {
         const auto& blk = reinterpret_cast<const tensor::BlockQ4_0*>(original.row(r))[b];
         for (int j = 0; j < 16; ++j) {
           sum += ((blk.qs[j] & 0x0f) - 8) * a.q[j] + ((blk.qs[j] >> 4) - 8) * a.q[j + 16];
+        }
+        d = fp16_to_fp32(blk.d);
+      } else if (type == TensorType::Q5_0) {
+        const auto& blk = reinterpret_cast<const tensor::BlockQ5_0*>(original.row(r))[b];
+        uint32_t qh;
+        std::memcpy(&qh, blk.qh, 4);
+        for (int j = 0; j < 16; ++j) {
+          const int low = (blk.qs[j] & 0x0f) | ((qh >> j) & 1) << 4;
+          const int high = (blk.qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4;
+          sum += (low - 16) * a.q[j] + (high - 16) * a.q[j + 16];
         }
         d = fp16_to_fp32(blk.d);
       } else {
@@ -106,10 +164,17 @@ struct Fixture {
   }
 };
 
+// Every repacked type, with a row length that fits it (K types: 256-weight super-blocks).
+const TensorType kRepackedTypes[] = {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0,
+                                     TensorType::Q4_K, TensorType::Q6_K};
+int64_t columns_for(TensorType type, int64_t blocks_of_32) {
+  return tensor::traits(type).block_size == 256 ? 256 * ((blocks_of_32 + 7) / 8) : 32 * blocks_of_32;
+}
+
 TEST(KernelsRepack, LayoutRestoresTheFileBytes) {
-  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0}) {
+  for (TensorType type : kRepackedTypes) {
     for (int64_t n_rows : {1, 16, 37}) {
-      Fixture f(type, n_rows, 96, 1, 3);
+      Fixture f(type, n_rows, columns_for(type, 3), 1, 3);
       std::vector<uint8_t> restored(f.rows.size());
       unpack_repacked_rows(f.repacked, 0, n_rows, restored.data());
       EXPECT_EQ(restored, f.rows) << tensor::type_name(type) << " rows " << n_rows;
@@ -120,7 +185,11 @@ TEST(KernelsRepack, LayoutRestoresTheFileBytes) {
     }
   }
   EXPECT_TRUE(repack_supported(TensorType::Q4_0));
-  EXPECT_FALSE(repack_supported(TensorType::Q4_K));
+  EXPECT_TRUE(repack_supported(TensorType::Q6_K));
+  EXPECT_FALSE(repack_supported(TensorType::Q5_K));
+  EXPECT_EQ(repacked_bytes(TensorType::Q5_0, 16, 64), size_t{2 * 352});
+  EXPECT_EQ(repacked_bytes(TensorType::Q6_K, 32, 256), size_t{2 * 16 * 210});
+  EXPECT_EQ(repacked_bytes(TensorType::Q4_K, 16, 512), size_t{2 * 2368});
   EXPECT_EQ(repacked_bytes(TensorType::Q4_0, 32, 64), size_t{2 * 2 * 288});
   EXPECT_EQ(repacked_bytes(TensorType::Q8_0, 17, 32), size_t{2 * 544});
 }
@@ -133,9 +202,9 @@ class KernelsRepackTarget : public ::testing::TestWithParam<std::string> {
 
 TEST_P(KernelsRepackTarget, EveryBatchSizeGivesTheSingleTokenBits) {
   const int64_t max_tokens = 17;
-  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0}) {
+  for (TensorType type : kRepackedTypes) {
     for (int64_t n_rows : {5, 16, 45}) {
-      Fixture f(type, n_rows, 288, max_tokens, 7 + static_cast<uint32_t>(n_rows));
+      Fixture f(type, n_rows, columns_for(type, 9), max_tokens, 7 + static_cast<uint32_t>(n_rows));
       const int64_t n_groups = (n_rows + 15) / 16;
       std::vector<float> alone(static_cast<size_t>(max_tokens * n_rows));
       for (int64_t t = 0; t < max_tokens; ++t) {
@@ -169,8 +238,8 @@ TEST_P(KernelsRepackTarget, EveryBatchSizeGivesTheSingleTokenBits) {
 
 TEST_P(KernelsRepackTarget, RepackedArithmeticIsWhatTheTargetPromises) {
   const bool vnni_kernels = repack_pays();  // AVX3 target on a VNNI CPU
-  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0}) {
-    Fixture f(type, 37, 160, 9, 21);
+  for (TensorType type : kRepackedTypes) {
+    Fixture f(type, 37, columns_for(type, 5), 9, 21);
     const std::vector<float> y = f.run(0, f.max_tokens, 0, 3);
     // The row-major kernels of the same target on the file's layout.
     std::vector<float> row_major(y.size());
@@ -204,8 +273,8 @@ INSTANTIATE_TEST_SUITE_P(CompiledTargets, KernelsRepackTarget,
 // (same bits as on the original), the fast path splits groups over threads.
 TEST(KernelsRepack, MatmulOnARepackedMatrix) {
   ThreadPool pool(2);
-  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0}) {
-    Fixture f(type, 50, 64, 6, 5);
+  for (TensorType type : kRepackedTypes) {
+    Fixture f(type, 50, columns_for(type, 2), 6, 5);
     std::vector<float> ref_original(static_cast<size_t>(f.max_tokens * f.n_rows));
     std::vector<float> ref_repacked(ref_original.size()), fast(ref_original.size());
     matmul_reference(f.original, f.x.data(), f.max_tokens, ref_original.data());

@@ -70,12 +70,12 @@ void matmul_repacked(const tensor::Matrix& w, const float* x, int64_t n_tokens, 
   const int64_t blocks = w.n_cols / 32;
   const size_t n_act = static_cast<size_t>(n_tokens * blocks);
   auto* a = static_cast<Q8Activations*>(
-      pool.shared_scratch(n_act * (sizeof(Q8Activations) + sizeof(int32_t))));
+      pool.shared_scratch(n_act * (sizeof(Q8Activations) + 2 * sizeof(int32_t))));
   auto* sums = reinterpret_cast<int32_t*>(a + n_act);
   parallel_for_threads(pool, n_threads, n_tokens, 1, [&](int64_t begin, int64_t end, int) {
     for (int64_t t = begin; t < end; ++t) {
       quantize_activations(x + t * w.n_cols, a + t * blocks, w.n_cols);
-      repacked_activation_offsets(w.type, a + t * blocks, blocks, sums + t * blocks);
+      repacked_activation_offsets(w.type, a + t * blocks, blocks, sums + 2 * t * blocks);
     }
   });
   const int64_t n_groups = (w.n_rows + kRepackRows - 1) / kRepackRows;

@@ -481,12 +481,13 @@ void RepackedRows(const tensor::Matrix& w, int64_t group_begin, int64_t group_en
 #endif
   (void)xsum;
   auto* rows = static_cast<uint8_t*>(scratch);
+  uint8_t* tile = rows + (static_cast<size_t>(kRepackRows) * w.row_bytes + 63) / 64 * 64;
   for (int64_t g = group_begin; g < group_end; ++g) {
     const int64_t r0 = g * kRepackRows;
     const int64_t count = std::min<int64_t>(kRepackRows, w.n_rows - r0);
     unpack_repacked_rows(w, r0, count, rows);
     MatmulRows(w.type, rows, w.row_bytes, w.n_cols, 0, count, x, n_tokens, y + r0, y_stride,
-               nullptr);
+               tile);
   }
 }
 

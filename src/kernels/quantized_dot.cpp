@@ -117,16 +117,27 @@ void repacked_matmul_groups(const tensor::Matrix& w, int64_t group_begin, int64_
 }
 
 size_t repacked_matmul_scratch_bytes(const tensor::Matrix& w) {
-  return static_cast<size_t>(kRepackRows) * w.row_bytes;
+  // 16 restored rows, then (64-byte aligned) the row-major kernels' unpacked tile.
+  const size_t rows = (static_cast<size_t>(kRepackRows) * w.row_bytes + 63) / 64 * 64;
+  return rows + detail::matmul_scratch_bytes(w.type, w.n_cols, 2);
 }
 
 void repacked_activation_offsets(tensor::TensorType type, const Q8Activations* x,
                                  int64_t n_blocks, int32_t* out) {
-  const int32_t offset = type == tensor::TensorType::Q4_0 ? -8 : -128;
+  int32_t offset = 0;  // Q4_K applies its mins with the float block sums instead
+  switch (type) {
+    case tensor::TensorType::Q4_0: offset = -8; break;
+    case tensor::TensorType::Q5_0: offset = -16; break;
+    case tensor::TensorType::Q8_0: offset = -128; break;
+    case tensor::TensorType::Q6_K: offset = -32; break;
+    default: break;
+  }
   for (int64_t b = 0; b < n_blocks; ++b) {
-    int32_t s = 0;
-    for (int i = 0; i < 32; ++i) s += x[b].q[i];
-    out[b] = offset * s;
+    for (int h = 0; h < 2; ++h) {
+      int32_t s = 0;
+      for (int i = 16 * h; i < 16 * h + 16; ++i) s += x[b].q[i];
+      out[2 * b + h] = offset * s;
+    }
   }
 }
 

@@ -61,14 +61,15 @@ size_t quantized_matmul_scratch_bytes(tensor::TensorType type, int64_t n, int64_
 
 // A repacked matrix (w.repacked, kernels/repack.h): its 16-row groups [group_begin, group_end)
 // against n_tokens activation rows; xsum holds each activation block's weight-offset
-// correction (repacked_activation_offsets), n_tokens * n / 32 values. y[t * y_stride + r] as above. `scratch`
-// holds repacked_matmul_scratch_bytes(w) bytes owned by the calling thread.
+// corrections (repacked_activation_offsets), n_tokens * n / 16 values. y[t * y_stride + r] as
+// above. `scratch` holds repacked_matmul_scratch_bytes(w) bytes owned by the calling thread.
 void repacked_matmul_groups(const tensor::Matrix& w, int64_t group_begin, int64_t group_end,
                             const Q8Activations* x, const int32_t* xsum, int64_t n_tokens,
                             float* y, int64_t y_stride, void* scratch);
 size_t repacked_matmul_scratch_bytes(const tensor::Matrix& w);
-// out[b] = offset * (x[b].q[0] + ... + x[b].q[31]) for n_blocks blocks, where offset is what
-// the repacked layout of `type` adds to every weight, negated (Q4_0: -8, Q8_0: -128).
+// out[2b + h] = offset * (x[b].q[16h] + ... + x[b].q[16h + 15]) for n_blocks blocks and halves
+// h = 0, 1, where offset is what the repacked layout of `type` adds to every weight, negated
+// (Q4_0: -8, Q5_0: -16, Q8_0: -128, Q6_K: -32; Q4_K: 0, its mins use the float sums).
 void repacked_activation_offsets(tensor::TensorType type, const Q8Activations* x,
                                  int64_t n_blocks, int32_t* out);
 
