@@ -6,6 +6,7 @@
 
 #include "server/ollama_request.h"
 #include "server/openai_request.h"
+#include "server/stream_relay.h"
 
 namespace cove::server {
 namespace {
@@ -67,10 +68,8 @@ ApiResult<std::shared_ptr<const ModelService>> find_model(ServerState& state,
 }
 
 // One /api/chat or /api/generate request in flight.
-struct Job {
+struct Job : StreamRelay {
   bool generate = false;  // /api/generate ("response") rather than /api/chat ("message")
-  ResponderPtr responder;
-  std::shared_ptr<const ModelService> model;
   ServerState* state = nullptr;
   OllamaRequest request;
   PromptPlan plan;
@@ -78,13 +77,7 @@ struct Job {
   std::vector<int32_t> context;  // generate: prompt and generated tokens, for "context"
   Clock::time_point submitted;
 
-  std::mutex mutex;  // guards everything below
-  bool started = false;
-  bool finished = false;
-  std::vector<std::string> pending;  // lines made before the stream started
-  std::optional<runtime::RequestId> engine_id;
-  bool cancel_requested = false;
-  std::atomic<bool> client_gone{false};
+  // Guarded by StreamRelay::mutex:
   bool seen_token = false;
   Clock::time_point last_token;
   bool holding = false;  // tools given: text held back while it may be a tool call
@@ -104,14 +97,7 @@ struct Job {
     return j;
   }
 
-  void emit(const ordered_json& line) {
-    std::string text = dump(line) + "\n";
-    if (started) {
-      responder->write(std::move(text));
-    } else {
-      pending.push_back(std::move(text));
-    }
-  }
+  void emit(const ordered_json& line) { StreamRelay::emit(dump(line) + "\n"); }
 
   void emit_text(const std::string& text) {
     ordered_json j = text_object(text);
@@ -190,38 +176,7 @@ struct Job {
       held_text.clear();
       emit(final_object(result, false));
     }
-    finished = true;
-    if (started) responder->end_stream();
-  }
-
-  void start_stream() {
-    std::lock_guard lock(mutex);
-    responder->begin_stream(kNdjson);
-    started = true;
-    for (std::string& line : pending) responder->write(std::move(line));
-    pending.clear();
-    if (finished) responder->end_stream();
-  }
-
-  void client_disconnected() {
-    client_gone.store(true);
-    std::optional<runtime::RequestId> to_cancel;
-    {
-      std::lock_guard lock(mutex);
-      to_cancel = engine_id;
-      if (!engine_id) cancel_requested = true;
-    }
-    if (to_cancel) model->engine->cancel(*to_cancel);
-  }
-
-  void submitted_as(runtime::RequestId id) {
-    bool cancel_now = false;
-    {
-      std::lock_guard lock(mutex);
-      engine_id = id;
-      cancel_now = cancel_requested;
-    }
-    if (cancel_now) model->engine->cancel(id);
+    finish();
   }
 };
 
@@ -286,7 +241,7 @@ void run_generation(ServerState& state, const HttpRequest& http, ResponderPtr re
     return send_ollama_error(*responder, invalid_request(id.message()));
   }
   job->submitted_as(*id);
-  if (job->request.stream) job->start_stream();
+  if (job->request.stream) job->open_stream(kNdjson);
 }
 
 // The entry /api/tags and /api/ps share.

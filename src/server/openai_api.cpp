@@ -10,6 +10,7 @@
 #include "core/random_id.h"
 #include "server/conversation_api.h"
 #include "server/openai_request.h"
+#include "server/stream_relay.h"
 
 namespace cove::server {
 namespace {
@@ -75,10 +76,8 @@ json tool_calls_json(const std::vector<ToolCall>& calls, bool with_index) {
 }
 
 // One chat or text completion in flight.
-struct Job : std::enable_shared_from_this<Job> {
+struct Job : StreamRelay, std::enable_shared_from_this<Job> {
   bool chat = true;
-  ResponderPtr responder;
-  std::shared_ptr<const ModelService> model;
   ServerState* state = nullptr;
   OpenAiRequest request;
   PromptPlan plan;
@@ -86,14 +85,7 @@ struct Job : std::enable_shared_from_this<Job> {
   int64_t created = 0;
   Clock::time_point submitted;
 
-  std::mutex mutex;  // guards everything below; held only briefly, never while inferring
-  bool started = false;              // the stream's header went out
-  bool finished = false;             // the final chunks are queued
-  std::vector<std::string> pending;  // chunks made before the stream started
-  std::optional<runtime::RequestId> engine_id;
-  bool cancel_requested = false;
-  std::atomic<bool> client_gone{false};
-
+  // Guarded by StreamRelay::mutex:
   Clock::time_point last_token;
   bool seen_token = false;
   // Streaming under tool_choice "auto": text held back while it may be a tool call.
@@ -140,15 +132,6 @@ struct Job : std::enable_shared_from_this<Job> {
                                      {"finish_reason", finish_reason}}});
     if (request.include_usage) c["usage"] = nullptr;
     return sse_event(dump_json(c));
-  }
-
-  // Queues a chunk; before the stream starts, keeps it for start_stream. Call under mutex.
-  void emit(std::string chunk) {
-    if (started) {
-      responder->write(std::move(chunk));
-    } else {
-      pending.push_back(std::move(chunk));
-    }
   }
 
   json chat_logprob_entry(const runtime::GeneratedToken& t) const {
@@ -296,11 +279,11 @@ struct Job : std::enable_shared_from_this<Job> {
       // The status line went out long ago: report the failure in the stream itself.
       emit(sse_event(dump_json(error_json(abnormal_end_error(result)))));
     } else {
-      std::string finish = result.end == runtime::RequestEnd::kStop ? "stop" : "length";
+      std::string reason = result.end == runtime::RequestEnd::kStop ? "stop" : "length";
       if (chat) {
         if (auto calls = tool_calls(result)) {
           emit(chat_chunk({{"tool_calls", tool_calls_json(*calls, true)}}, nullptr, nullptr));
-          finish = "tool_calls";
+          reason = "tool_calls";
           held_text.clear();
           held_logprobs = json::array();
         } else if (plan.tool_call_forced) {
@@ -308,9 +291,9 @@ struct Job : std::enable_shared_from_this<Job> {
         } else {
           flush_held();
         }
-        emit(chat_chunk(json::object(), finish, nullptr));
+        emit(chat_chunk(json::object(), reason, nullptr));
       } else {
-        emit(text_chunk("", finish, nullptr));
+        emit(text_chunk("", reason, nullptr));
       }
       if (request.include_usage) {
         json c = chunk_base();
@@ -320,45 +303,7 @@ struct Job : std::enable_shared_from_this<Job> {
       }
     }
     emit(sse_event("[DONE]"));
-    finished = true;
-    if (started) responder->end_stream();
-  }
-
-  // --- handler side ---------------------------------------------------------------------------
-
-  // After a successful submit: start the stream and flush what the engine already produced.
-  void start_stream() {
-    std::lock_guard lock(mutex);
-    responder->begin_stream("text/event-stream");
-    if (chat) {
-      responder->write(chat_chunk({{"role", "assistant"}, {"content", ""}}, nullptr, nullptr));
-    }
-    started = true;
-    for (std::string& chunk : pending) responder->write(std::move(chunk));
-    pending.clear();
-    if (finished) responder->end_stream();
-  }
-
-  // The engine is called outside the mutex: its callbacks take the mutex from its thread.
-  void client_disconnected() {
-    client_gone.store(true);
-    std::optional<runtime::RequestId> to_cancel;
-    {
-      std::lock_guard lock(mutex);
-      to_cancel = engine_id;
-      if (!engine_id) cancel_requested = true;
-    }
-    if (to_cancel) model->engine->cancel(*to_cancel);
-  }
-
-  void submitted_as(runtime::RequestId engine_request) {
-    bool cancel_now = false;
-    {
-      std::lock_guard lock(mutex);
-      engine_id = engine_request;
-      cancel_now = cancel_requested;
-    }
-    if (cancel_now) model->engine->cancel(engine_request);
+    finish();
   }
 };
 
@@ -415,7 +360,12 @@ void run_completion(ServerState& state, const HttpRequest& http, ResponderPtr re
     return send_error(*responder, invalid_request(id.message(), chat ? "messages" : "prompt"));
   }
   job->submitted_as(*id);
-  if (job->request.stream) job->start_stream();
+  if (job->request.stream) {
+    job->open_stream("text/event-stream",
+                     job->chat ? job->chat_chunk({{"role", "assistant"}, {"content", ""}}, nullptr,
+                                                 nullptr)
+                               : std::string());
+  }
 }
 
 void list_models(ServerState& state, ResponderPtr responder) {
