@@ -10,32 +10,14 @@
 #include "assistant/config.h"
 #include "support/goldens.h"
 #include "support/process.h"
+#include "support/temp_dir.h"
 
 namespace cove::assistant {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh folder per test, removed afterwards.
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() /
-              ("cove-config-test-" + name + "-" + std::to_string(getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(file(name), std::ios::binary) << text;
-    return file(name);
-  }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
 
 std::string tiny_model() {
   return testing::shared_dir() + "/models/tiny-llama-Q4_0.gguf";
@@ -199,7 +181,7 @@ TEST(AssistantConfig, UnreadableOrMissingFileIsOneProblem) {
   ConfigReport r = check_config_file(dir.file("nope.yaml"));
   ASSERT_EQ(r.problems.size(), 1u);
   EXPECT_NE(r.problems[0].message.find("not found"), std::string::npos);
-  r = check_config_file(dir.str());  // a folder
+  r = check_config_file(dir.path().string());  // a folder
   ASSERT_EQ(r.problems.size(), 1u);
   EXPECT_NE(r.problems[0].message.find("cannot read"), std::string::npos);
 }

@@ -10,26 +10,14 @@
 #include <sstream>
 
 #include "assistant/context.h"
+#include "support/temp_dir.h"
 
 namespace cove::assistant {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() /
-              ("cove-context-test-" + name + "-" + std::to_string(getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
 
 // One token per whitespace-separated word: simple, and exact enough to assert budgets with.
 int64_t count_words(std::string_view text) {

@@ -10,26 +10,14 @@
 #include "assistant/memory.h"
 #include "assistant/store.h"
 #include "support/process.h"
+#include "support/temp_dir.h"
 
 namespace cove::assistant {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() /
-              ("cove-memory-test-" + name + "-" + std::to_string(getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
 
 TEST(AssistantMemory, SearchRanksTheMostRelevantFirst) {
   TempDir dir("rank");

@@ -13,26 +13,14 @@
 #include <thread>
 
 #include "assistant/store.h"
+#include "support/temp_dir.h"
 
 namespace cove::assistant {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() /
-              ("cove-store-test-" + name + "-" + std::to_string(getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
 
 std::unique_ptr<Store> open_store(const std::string& path) {
   Result<std::unique_ptr<Store>> s = Store::open(path);

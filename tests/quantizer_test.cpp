@@ -25,6 +25,7 @@
 #include "support/goldens.h"
 #include "support/teacher_forcing.h"
 #include "support/process.h"
+#include "support/temp_dir.h"
 
 namespace cove::model {
 namespace {
@@ -36,24 +37,7 @@ std::string shared_model(const std::string& name) {
   return testing::shared_dir() + "/models/" + name;
 }
 
-// A folder of its own under the system temp dir, removed at the end.
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("cove-quantizer-test-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
+using testing::TempDir;
 
 std::unique_ptr<gguf::File> open_file(const std::string& path) {
   Result<std::unique_ptr<gguf::File>> f = gguf::File::open(path);

@@ -27,6 +27,7 @@
 #include "support/goldens.h"
 #include "support/process.h"
 #include "tensor/dequantize.h"
+#include "support/temp_dir.h"
 
 namespace cove::model {
 namespace {
@@ -34,24 +35,7 @@ namespace {
 namespace fs = std::filesystem;
 using tensor::TensorType;
 
-// A folder of its own under the system temp dir, removed at the end.
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("cove-synth-test-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
+using testing::TempDir;
 
 std::vector<uint8_t> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
