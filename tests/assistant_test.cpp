@@ -564,7 +564,23 @@ TEST_F(AssistantTest, CancelledReplyIsStoredCutShort) {
   Result<TurnResult> turn = assistant_->run_turn(request, events);
   ASSERT_TRUE(turn.is_ok()) << turn.message();
   EXPECT_TRUE(turn->cancelled);
+  EXPECT_EQ(turn->finish_reason, "cancelled");
   EXPECT_EQ(turn->reply.content, "one two [cut short]");
+}
+
+TEST_F(AssistantTest, FinishReasonSaysWhetherTheAnswerWasCutByLength) {
+  start();
+  StepResult long_answer = text_step("one two three");
+  long_answer.finish_reason = "length";
+  model_->plan = {long_answer, text_step("done")};
+  TurnRequest request;
+  request.user_message = "count";
+  Result<TurnResult> turn = assistant_->run_turn(request, TurnEvents{});
+  ASSERT_TRUE(turn.is_ok()) << turn.message();
+  EXPECT_EQ(turn->finish_reason, "length");
+  turn = assistant_->run_turn(request, TurnEvents{});
+  ASSERT_TRUE(turn.is_ok()) << turn.message();
+  EXPECT_EQ(turn->finish_reason, "stop");
 }
 
 TEST_F(AssistantTest, BadRequestsAreErrors) {

@@ -92,7 +92,8 @@ class ScriptedBackend : public assistant::ModelBackend {
         return out;
       }
     }
-    out.finish_reason = "stop";
+    // A max_tokens below the answer's 5 tokens cuts it, as a real model would.
+    out.finish_reason = request.max_tokens >= 0 && request.max_tokens < 5 ? "length" : "stop";
     out.completion_tokens = 5;
     return out;
   }
@@ -434,6 +435,22 @@ TEST_F(ServerConversationTest, ContinuingAConversationUsesTheStoredHistory) {
   ASSERT_EQ(third.status, 200) << third.body;
   EXPECT_EQ(json::parse(third.body)["model"], "beta");
   EXPECT_EQ(beta_->requests().size(), 1u);
+}
+
+TEST_F(ServerConversationTest, FinishReasonIsLengthWhenMaxTokensCutsTheAnswer) {
+  start();
+  json body = chat_body("", "Tell me the time.", false, "none");
+  Reply whole = post_chat(body);
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  EXPECT_EQ(json::parse(whole.body)["choices"][0]["finish_reason"], "stop");
+  body["max_tokens"] = 2;
+  Reply cut = post_chat(body);
+  ASSERT_EQ(cut.status, 200) << cut.body;
+  EXPECT_EQ(json::parse(cut.body)["choices"][0]["finish_reason"], "length");
+  body["stream"] = true;
+  Reply streamed = post_chat(body);
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  EXPECT_NE(streamed.body.find(R"("finish_reason":"length")"), std::string::npos) << streamed.body;
 }
 
 TEST_F(ServerConversationTest, ListsAndDeletesConversations) {

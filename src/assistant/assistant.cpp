@@ -494,6 +494,7 @@ Result<TurnResult> Assistant::Impl::run_turn(const TurnRequest& request,
     if (!stored) return stored.error();
     result.reply = *stored;
     result.cancelled = cancelled;
+    result.finish_reason = cancelled ? "cancelled" : out->finish_reason == "length" ? "length" : "stop";
     return result;
   }
 }

@@ -85,6 +85,9 @@ struct TurnResult {
   int64_t prompt_tokens = 0;       // summed over the steps
   int64_t completion_tokens = 0;
   bool cancelled = false;
+  // Why the final answer's generation ended: "stop" (the model finished), "length" (it hit
+  // max_tokens or a full context), "cancelled".
+  std::string finish_reason = "stop";
 };
 
 // Looks up a model by its config name; errors when it cannot be loaded or reached.

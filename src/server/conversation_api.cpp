@@ -240,7 +240,7 @@ struct TurnJob {
                 {"message",
                  {{"role", "assistant"}, {"content", result->reply.content}, {"refusal", nullptr}}},
                 {"logprobs", nullptr},
-                {"finish_reason", "stop"}}});
+                {"finish_reason", result->finish_reason}}});
       body["usage"] = usage;
       body["cove_tool_calls"] = tool_calls;
       body["cove_steps"] = result->steps;
@@ -250,7 +250,7 @@ struct TurnJob {
       responder->begin_stream("text/event-stream");
       started = true;
     }
-    json last = chunk_json(json::object(), "stop", result->model);
+    json last = chunk_json(json::object(), result->finish_reason, result->model);
     last["cove_tool_calls"] = tool_calls;
     responder->write(sse_event(dump_json(last)));
     if (include_usage) {
