@@ -15,6 +15,8 @@ namespace cove::kernels {
 
 HWY_EXPORT(AttentionHeadF16);
 HWY_EXPORT(AttentionHeadF32);
+HWY_EXPORT(AttentionQueriesF16);
+HWY_EXPORT(AttentionQueriesF32);
 
 void attention_head_f16(const float* q, const uint16_t* k, const uint16_t* v, size_t stride,
                         int64_t n_positions, int64_t head_dim, float scale, float* out) {
@@ -24,6 +26,20 @@ void attention_head_f16(const float* q, const uint16_t* k, const uint16_t* v, si
 void attention_head_f32(const float* q, const float* k, const float* v, size_t stride,
                         int64_t n_positions, int64_t head_dim, float scale, float* out) {
   HWY_DYNAMIC_DISPATCH(AttentionHeadF32)(q, k, v, stride, n_positions, head_dim, scale, out);
+}
+
+void attention_queries_f16(const float* const* queries, float* const* outs,
+                           const int64_t* n_positions, int64_t n_queries, const uint16_t* k,
+                           const uint16_t* v, size_t stride, int64_t head_dim, float scale) {
+  HWY_DYNAMIC_DISPATCH(AttentionQueriesF16)(queries, outs, n_positions, n_queries, k, v, stride,
+                                            head_dim, scale);
+}
+
+void attention_queries_f32(const float* const* queries, float* const* outs,
+                           const int64_t* n_positions, int64_t n_queries, const float* k,
+                           const float* v, size_t stride, int64_t head_dim, float scale) {
+  HWY_DYNAMIC_DISPATCH(AttentionQueriesF32)(queries, outs, n_positions, n_queries, k, v, stride,
+                                            head_dim, scale);
 }
 
 void attention_head_reference(const float* q, const float* k, const float* v, size_t stride,

@@ -17,6 +17,18 @@ void attention_head_f16(const float* q, const uint16_t* k, const uint16_t* v, si
 void attention_head_f32(const float* q, const float* k, const float* v, size_t stride,
                         int64_t n_positions, int64_t head_dim, float scale, float* out);
 
+// Several queries against the same keys and values: query j (head_dim floats at queries[j])
+// attends to positions [0, n_positions[j]) and writes outs[j]. Each query's result is
+// bit-identical to attention_head_* for it alone; the point is that a block of keys and values
+// is loaded once for all the queries that reach it (the heads sharing a KV head, a prompt
+// chunk's tokens), instead of once per query.
+void attention_queries_f16(const float* const* queries, float* const* outs,
+                           const int64_t* n_positions, int64_t n_queries, const uint16_t* k,
+                           const uint16_t* v, size_t stride, int64_t head_dim, float scale);
+void attention_queries_f32(const float* const* queries, float* const* outs,
+                           const int64_t* n_positions, int64_t n_queries, const float* k,
+                           const float* v, size_t stride, int64_t head_dim, float scale);
+
 // Scalar reference: all scores, an exact softmax in double, then the weighted sum.
 void attention_head_reference(const float* q, const float* k, const float* v, size_t stride,
                               int64_t n_positions, int64_t head_dim, float scale, float* out);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "kernels/ops.h"
+
 namespace cove::model {
 
 KvCache::KvCache(int64_t n_layers, int64_t n_cells, int64_t kv_dim, KvType type)
@@ -28,10 +30,8 @@ void KvCache::store(int64_t layer, int64_t cell, const float* k, const float* v)
       v32_[at + i] = v[i];
     }
   } else {
-    for (int64_t i = 0; i < kv_dim_; ++i) {
-      k16_[at + i] = fp32_to_fp16(k[i]);
-      v16_[at + i] = fp32_to_fp16(v[i]);
-    }
+    kernels::f32_to_f16(k, k16_.data() + at, kv_dim_);
+    kernels::f32_to_f16(v, v16_.data() + at, kv_dim_);
   }
 }
 

@@ -44,6 +44,7 @@ Transformer::Transformer(const Model& model, const TransformerOptions& options)
   up_.resize(b * c.n_ff);
   scratch_.resize(b * std::max(c.n_embd, c.n_ff));
   positions_.resize(b);
+  tiles_.reserve(b);
 }
 
 void Transformer::truncate(int32_t seq, int64_t n_keep) {
@@ -62,6 +63,14 @@ void Transformer::matmul(const tensor::Matrix& w, const float* x, int64_t n, flo
     kernels::matmul_reference(w, x, n, y);
   } else {
     kernels::matmul(w, x, n, y, pool_, active_threads_);
+  }
+}
+
+void Transformer::rms_norm(const float* x, const float* weight, float* out) const {
+  if (reference_) {
+    kernels::rms_norm_reference(x, weight, config_.rms_eps, config_.n_embd, out);
+  } else {
+    kernels::rms_norm(x, weight, config_.rms_eps, config_.n_embd, out);
   }
 }
 
@@ -157,7 +166,7 @@ void Transformer::forward_chunk(const BatchToken* batch, const int64_t* position
     const LayerWeights& w = model_.layers()[static_cast<size_t>(l)];
 
     // Attention block.
-    for (int64_t t = 0; t < n; ++t) kernels::rms_norm(x + t * d, w.attn_norm, c.rms_eps, d, xn + t * d);
+    for (int64_t t = 0; t < n; ++t) rms_norm(x + t * d, w.attn_norm, xn + t * d);
     matmul(w.wq, xn, n, q_.data());
     matmul(w.wk, xn, n, k_.data());
     matmul(w.wv, xn, n, v_.data());
@@ -179,10 +188,14 @@ void Transformer::forward_chunk(const BatchToken* batch, const int64_t* position
     kernels::add(x, scratch_.data(), n * d);
 
     // Feed-forward block (SwiGLU).
-    for (int64_t t = 0; t < n; ++t) kernels::rms_norm(x + t * d, w.ffn_norm, c.rms_eps, d, xn + t * d);
+    for (int64_t t = 0; t < n; ++t) rms_norm(x + t * d, w.ffn_norm, xn + t * d);
     matmul(w.w_gate, xn, n, gate_.data());
     matmul(w.w_up, xn, n, up_.data());
-    kernels::silu_mul(gate_.data(), up_.data(), n * c.n_ff);
+    if (reference_) {
+      kernels::silu_mul_reference(gate_.data(), up_.data(), n * c.n_ff);
+    } else {
+      kernels::silu_mul(gate_.data(), up_.data(), n * c.n_ff);
+    }
     matmul(w.w_down, gate_.data(), n, scratch_.data());
     kernels::add(x, scratch_.data(), n * d);
   }
@@ -191,7 +204,7 @@ void Transformer::forward_chunk(const BatchToken* batch, const int64_t* position
   int64_t count = 0;
   for (int64_t t = 0; t < n; ++t) {
     if (!batch[t].logits) continue;
-    kernels::rms_norm(x + t * d, model_.output_norm(), c.rms_eps, d, xn + count * d);
+    rms_norm(x + t * d, model_.output_norm(), xn + count * d);
     ++count;
   }
   if (count > 0) matmul(model_.output(), xn, count, logits);
@@ -199,39 +212,110 @@ void Transformer::forward_chunk(const BatchToken* batch, const int64_t* position
 
 // Causal attention of each batch token (already in the cache) against its own sequence's
 // cached positions up to its own.
+//
+// Fast path: the work is split into jobs of (run of up to kTileTokens consecutive tokens of one
+// sequence, a KV head, some of the query heads that share it), and each job runs all its
+// queries through attention_queries_*, which streams a block of keys and values once for all
+// of them. A prompt chunk's tokens thus share their (long) key and value rows instead of each
+// reading them from memory again. Each query's arithmetic is that of a query alone, so the
+// result does not depend on how the batch was cut into jobs.
 void Transformer::attention(int64_t layer, const BatchToken* batch, const int64_t* positions,
                             int64_t n) {
   const Config& c = config_;
   const int64_t d = c.n_embd, hd = c.head_dim;
   const int64_t group = c.n_heads / c.n_heads_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const size_t stride = static_cast<size_t>(c.kv_dim());
   const float* q = q_.data();
   float* out = attn_out_.data();
-  kernels::parallel_for_threads(pool_, active_threads_, n * c.n_heads, 1,
-                                [&](int64_t begin, int64_t end, int) {
-    for (int64_t job = begin; job < end; ++job) {
-      const int64_t t = job / c.n_heads, h = job % c.n_heads;
-      const int64_t offset = (h / group) * hd;  // this head's KV head within a cache row
-      const int64_t n_keys = positions[t] + 1;
-      const int64_t first = cell(batch[t].seq, 0);
-      const float* qh = q + t * d + h * hd;
-      float* oh = out + t * d + h * hd;
-      const size_t stride = static_cast<size_t>(c.kv_dim());
-      if (reference_) {
-        kernels::attention_head_reference(qh, cache_.keys_f32(layer, first) + offset,
+  if (reference_) {
+    kernels::parallel_for_threads(pool_, active_threads_, n * c.n_heads, 1,
+                                  [&](int64_t begin, int64_t end, int) {
+      for (int64_t job = begin; job < end; ++job) {
+        const int64_t t = job / c.n_heads, h = job % c.n_heads;
+        const int64_t offset = (h / group) * hd;  // this head's KV head within a cache row
+        const int64_t first = cell(batch[t].seq, 0);
+        kernels::attention_head_reference(q + t * d + h * hd,
+                                          cache_.keys_f32(layer, first) + offset,
                                           cache_.values_f32(layer, first) + offset, stride,
-                                          n_keys, hd, scale, oh);
-      } else if (cache_.type() == KvType::kF16) {
-        kernels::attention_head_f16(qh, cache_.keys_f16(layer, first) + offset,
-                                    cache_.values_f16(layer, first) + offset, stride, n_keys, hd,
-                                    scale, oh);
-      } else {
-        kernels::attention_head_f32(qh, cache_.keys_f32(layer, first) + offset,
-                                    cache_.values_f32(layer, first) + offset, stride, n_keys, hd,
-                                    scale, oh);
+                                          positions[t] + 1, hd, scale, out + t * d + h * hd);
       }
+    });
+    return;
+  }
+
+  // Runs of consecutive tokens of one sequence, cut into tiles.
+  constexpr int64_t kQueriesPerJob = 32;
+  const int64_t tile_tokens = std::max<int64_t>(1, kQueriesPerJob / group);
+  tiles_.clear();
+  for (int64_t t = 0; t < n;) {
+    int64_t end = t + 1;
+    while (end < n && end - t < tile_tokens && batch[end].seq == batch[t].seq) ++end;
+    tiles_.push_back({t, end});
+    t = end;
+  }
+  const int64_t n_tiles = static_cast<int64_t>(tiles_.size());
+  // Whole KV groups per job when there are enough jobs for the threads, else single heads
+  // (one decode token alone has only n_heads_kv groups).
+  int64_t heads_per_job = group;
+  while (heads_per_job > 1 &&
+         (group % heads_per_job != 0 ||
+          n_tiles * (c.n_heads / heads_per_job) < 4 * static_cast<int64_t>(active_threads_))) {
+    --heads_per_job;
+  }
+  const int64_t jobs_per_tile = c.n_heads / heads_per_job;
+  const int64_t n_jobs = n_tiles * jobs_per_tile;
+  kernels::parallel_for_threads(pool_, active_threads_, n_jobs, 1,
+                                [&](int64_t begin, int64_t end, int) {
+    constexpr int64_t kMaxQueries = 64;
+    const float* queries[kMaxQueries];
+    float* outs[kMaxQueries];
+    int64_t n_positions[kMaxQueries];
+    for (int64_t index = begin; index < end; ++index) {
+      // Jobs alternate from both ends, so that each thread's contiguous share mixes a prompt
+      // chunk's early tokens (few positions) with its late ones (many).
+      const int64_t job = index % 2 == 0 ? index / 2 : n_jobs - 1 - index / 2;
+      const Tile& tile = tiles_[static_cast<size_t>(job / jobs_per_tile)];
+      const int64_t head0 = (job % jobs_per_tile) * heads_per_job;
+      const int64_t offset = (head0 / group) * hd;  // the KV head within a cache row
+      int64_t count = 0;
+      for (int64_t t = tile.begin; t < tile.end; ++t) {
+        for (int64_t h = head0; h < head0 + heads_per_job; ++h) {
+          if (count == kMaxQueries) {  // more queries than one call takes: flush
+            run_attention_queries(layer, batch[tile.begin].seq, offset, queries, outs,
+                                  n_positions, count, scale);
+            count = 0;
+          }
+          queries[count] = q + t * d + h * hd;
+          outs[count] = out + t * d + h * hd;
+          n_positions[count] = positions[t] + 1;
+          ++count;
+        }
+      }
+      run_attention_queries(layer, batch[tile.begin].seq, offset, queries, outs, n_positions,
+                            count, scale);
     }
   });
+}
+
+void Transformer::run_attention_queries(int64_t layer, int32_t seq, int64_t offset,
+                                        const float* const* queries, float* const* outs,
+                                        const int64_t* n_positions, int64_t count,
+                                        float scale) const {
+  const Config& c = config_;
+  const size_t stride = static_cast<size_t>(c.kv_dim());
+  const int64_t first = cell(seq, 0);
+  if (cache_.type() == KvType::kF16) {
+    kernels::attention_queries_f16(queries, outs, n_positions, count,
+                                   cache_.keys_f16(layer, first) + offset,
+                                   cache_.values_f16(layer, first) + offset, stride, c.head_dim,
+                                   scale);
+  } else {
+    kernels::attention_queries_f32(queries, outs, n_positions, count,
+                                   cache_.keys_f32(layer, first) + offset,
+                                   cache_.values_f32(layer, first) + offset, stride, c.head_dim,
+                                   scale);
+  }
 }
 
 }  // namespace cove::model

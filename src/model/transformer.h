@@ -67,7 +67,13 @@ class Transformer {
  private:
   void forward_chunk(const BatchToken* batch, const int64_t* positions, int64_t n, float* logits);
   void attention(int64_t layer, const BatchToken* batch, const int64_t* positions, int64_t n);
+  // Queries of one sequence against its cached keys and values of the KV head at `offset`.
+  void run_attention_queries(int64_t layer, int32_t seq, int64_t offset,
+                             const float* const* queries, float* const* outs,
+                             const int64_t* n_positions, int64_t count, float scale) const;
   void matmul(const tensor::Matrix& w, const float* x, int64_t n, float* y);
+  // One token's n_embd values: the reference kernel or the fast one.
+  void rms_norm(const float* x, const float* weight, float* out) const;
   // Threads for a step of n tokens (generation's count for one token, else the batch count).
   int threads_for(int64_t n) const { return n > 1 ? n_threads_batch_ : n_threads_; }
   void ensure_rope_table(int64_t n_positions);
@@ -89,6 +95,10 @@ class Transformer {
   std::vector<float> x_, xn_, q_, k_, v_, attn_out_, gate_, up_, scratch_;
   std::vector<uint8_t> embedding_row_;  // a repacked (tied) embedding row, restored
   std::vector<int64_t> positions_;
+  struct Tile {
+    int64_t begin, end;  // batch tokens [begin, end) of one sequence
+  };
+  std::vector<Tile> tiles_;  // attention's jobs, n_batch at most
   std::vector<BatchToken> eval_batch_;
   std::vector<float> rope_table_;  // per position: rope_dim/2 (cos, sin) pairs
   int64_t rope_table_positions_ = 0;

@@ -26,6 +26,9 @@ struct GenerateOptions {
   std::vector<std::string> stop;  // stop strings
   bool ignore_eos = false;
   int n_logprobs = 0;  // top entries to record per token (0: only the chosen token's)
+  // Record each chosen token's log-probability (a pass over the vocabulary per token); false
+  // leaves GeneratedToken::logprob at 0 unless n_logprobs > 0.
+  bool logprob = true;
 };
 
 struct GeneratedToken {

@@ -5,6 +5,8 @@
 #include <numeric>
 #include <unordered_map>
 
+#include "kernels/ops.h"
+
 namespace cove::runtime {
 
 Sampler::Sampler(const SamplingParams& params, int64_t n_vocab)
@@ -14,12 +16,17 @@ Sampler::Sampler(const SamplingParams& params, int64_t n_vocab)
 }
 
 int32_t Sampler::sample(const float* logits, std::span<const int32_t> history) {
+  const bool penalize = (params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
+                         params_.presence_penalty != 0.0f) &&
+                        !history.empty();
+  if (params_.temperature <= 0.0f && !penalize) {
+    // Greedy on the raw logits: the first of the highest, without a copy.
+    return static_cast<int32_t>(kernels::argmax(logits, n_vocab_));
+  }
   std::copy(logits, logits + n_vocab_, work_.begin());
 
   // Penalties over the recent window.
-  const bool penalize = params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
-                        params_.presence_penalty != 0.0f;
-  if (penalize && !history.empty()) {
+  if (penalize) {
     size_t window = history.size();
     if (params_.repeat_last_n >= 0) window = std::min(window, size_t(params_.repeat_last_n));
     std::unordered_map<int32_t, int> counts;
@@ -34,7 +41,7 @@ int32_t Sampler::sample(const float* logits, std::span<const int32_t> history) {
 
   if (params_.temperature <= 0.0f) {
     // Greedy: the first of the highest logits.
-    return static_cast<int32_t>(std::max_element(work_.begin(), work_.end()) - work_.begin());
+    return static_cast<int32_t>(kernels::argmax(work_.data(), n_vocab_));
   }
 
   // Candidates sorted by logit, highest first (ties by lower id, so runs are reproducible).
@@ -97,13 +104,13 @@ int32_t Sampler::sample(const float* logits, std::span<const int32_t> history) {
 
 namespace {
 
+// log(sum exp(logits - max)). It runs for every generated token (the chosen token's logprob),
+// so the exponentials are vectors (kernels::sum_exp: float exp within 1 ulp, summed in
+// double), not 100k+ scalar double exps.
 double log_sum_exp(const float* logits, int64_t n_vocab, float& max_out) {
-  float max = logits[0];
-  for (int64_t i = 1; i < n_vocab; ++i) max = std::max(max, logits[i]);
-  double sum = 0.0;
-  for (int64_t i = 0; i < n_vocab; ++i) sum += std::exp(static_cast<double>(logits[i]) - max);
+  const float max = kernels::max_value(logits, n_vocab);
   max_out = max;
-  return std::log(sum);
+  return std::log(kernels::sum_exp(logits, n_vocab, max));
 }
 
 }  // namespace

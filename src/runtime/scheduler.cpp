@@ -58,6 +58,7 @@ struct Scheduler::Impl {
     bool decoding = false;     // the prompt is done; next_token is fed each step
     int32_t next_token = 0;
     int64_t logits_row = -1;   // this step's row of logits, or -1
+    int64_t chunk = 0;         // prompt tokens in this step
     GeneratedToken token;      // reused for every generated token
   };
 
@@ -76,6 +77,7 @@ struct Scheduler::Impl {
       transformer.truncate(slot.seq, 0);
     }
     batch.reserve(static_cast<size_t>(n_seq + options.step_tokens));
+    prefills.reserve(static_cast<size_t>(n_seq));
     stats.slots = n_seq;
     stats.kv_cells_total = n_seq * transformer.n_ctx();
   }
@@ -114,6 +116,7 @@ struct Scheduler::Impl {
   std::vector<Slot> slots;
   std::optional<TokenTrie> trie;
   std::vector<model::BatchToken> batch;
+  std::vector<Slot*> prefills;  // this step's prefilling slots, oldest first
   std::vector<float> logits;
   std::vector<RequestId> cancels;
   std::vector<std::unique_ptr<Pending>> admitted, ended_cancelled, ended_timeout;
@@ -257,51 +260,59 @@ void Scheduler::Impl::place(std::unique_ptr<Pending> pending) {
   if (request.options.max_tokens == 0) end_request(slot, RequestEnd::kLength);
 }
 
-// One forward pass: every decoding sequence's next token, plus one chunk of the oldest prompt
-// still being prefilled, as far as step_tokens allows.
+// One forward pass: every decoding sequence's next token, plus prompt chunks of the sequences
+// still being prefilled, oldest first, up to prefill_chunk prompt tokens in all (so no step
+// costs more than one chunk's worth of prompt) and within step_tokens. Several short prompts
+// arriving together are thus prefilled in one step instead of one step each.
 void Scheduler::Impl::step() {
   batch.clear();
   int64_t rows = 0;
   for (Slot& slot : slots) {
     slot.logits_row = -1;
+    slot.chunk = 0;
     if (!slot.pending || !slot.decoding) continue;
     slot.logits_row = rows++;
     batch.push_back({slot.next_token, slot.seq, true});
   }
-  Slot* prefill = nullptr;
+  prefills.clear();
   for (Slot& slot : slots) {
-    if (slot.pending && !slot.decoding && (!prefill || slot.admitted < prefill->admitted)) {
-      prefill = &slot;
-    }
+    if (slot.pending && !slot.decoding) prefills.push_back(&slot);
   }
-  int64_t chunk = 0;
-  if (prefill != nullptr) {
+  std::sort(prefills.begin(), prefills.end(),
+            [](const Slot* a, const Slot* b) { return a->admitted < b->admitted; });
+  int64_t budget = std::min(options.prefill_chunk,
+                            options.step_tokens - static_cast<int64_t>(batch.size()));
+  int64_t chunked = 0;
+  for (Slot* prefill : prefills) {
+    if (budget <= 0) break;
     const std::vector<int32_t>& prompt = prefill->pending->request.prompt;
     const int64_t remaining = static_cast<int64_t>(prompt.size()) - prefill->prompt_done;
-    const int64_t budget = options.step_tokens - static_cast<int64_t>(batch.size());
-    chunk = std::min({options.prefill_chunk, remaining, budget});
+    const int64_t chunk = std::min(remaining, budget);
     for (int64_t i = 0; i < chunk; ++i) {
       const bool last = prefill->prompt_done + i + 1 == static_cast<int64_t>(prompt.size());
       batch.push_back({prompt[static_cast<size_t>(prefill->prompt_done + i)], prefill->seq, last});
       if (last) prefill->logits_row = rows++;
     }
+    prefill->chunk = chunk;
+    budget -= chunk;
+    chunked += chunk;
   }
   if (batch.empty()) return;
 
   if (Status s = transformer.forward(batch, logits); !s) {
     // Nothing changed; end the requests that were in this batch.
     for (Slot& slot : slots) {
-      if (slot.pending && (slot.decoding || &slot == prefill)) {
+      if (slot.pending && (slot.decoding || slot.chunk > 0)) {
         end_request(slot, RequestEnd::kError, s.message());
       }
     }
     return;
   }
   ++steps_total;
-  prompt_tokens_total += chunk;
+  prompt_tokens_total += chunked;
   for (const model::BatchToken& b : batch) slots[static_cast<size_t>(b.seq)].tokens.push_back(b.token);
-  if (prefill != nullptr) {
-    prefill->prompt_done += chunk;
+  for (Slot* prefill : prefills) {
+    prefill->prompt_done += prefill->chunk;
     if (prefill->logits_row >= 0) prefill->decoding = true;
   }
   for (Slot& slot : slots) {

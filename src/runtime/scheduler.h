@@ -1,9 +1,10 @@
 // Continuous batching: many generation requests share one Transformer and its KV cache.
 //
 // One scheduler thread owns the Transformer. Each step it builds one batch out of every running
-// sequence's next decode token plus, while the token budget allows, a chunk of one waiting
-// prompt (long prompts are prefilled in chunks interleaved with the others' decoding, so no
-// stream stalls for more than one chunk). Requests join the running batch between steps and
+// sequence's next decode token plus, while the token budget allows, up to one chunk of prompt
+// tokens, taken from the waiting prompts oldest first (long prompts are prefilled in chunks
+// interleaved with the others' decoding, so no stream stalls for more than one chunk; short
+// prompts arriving together share one chunk). Requests join the running batch between steps and
 // leave it when they finish, are cancelled, or time out. A request whose prompt starts with the
 // tokens cached for an idle or finished slot reuses them (prefix reuse).
 //
@@ -80,7 +81,7 @@ struct Request {
 
 struct SchedulerOptions {
   int64_t max_queue = 64;        // waiting requests beyond the running ones; then kQueueFull
-  int64_t prefill_chunk = 256;   // prompt tokens of one request per step at most
+  int64_t prefill_chunk = 256;   // prompt tokens per step at most (all requests together)
   int64_t step_tokens = 512;     // tokens per forward step in all (<= transformer n_batch)
   std::chrono::milliseconds request_timeout{0};  // 0: none
 };

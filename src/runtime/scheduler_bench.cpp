@@ -28,6 +28,7 @@ GenerateOptions greedy(int64_t max_tokens) {
   o.max_tokens = max_tokens;
   o.sampling.temperature = 0.0f;
   o.ignore_eos = true;
+  o.logprob = false;  // as a server request without "logprobs"
   return o;
 }
 

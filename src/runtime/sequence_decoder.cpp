@@ -32,6 +32,7 @@ SequenceDecoder::SequenceDecoder(const tokenizer::Tokenizer& tokenizer,
       n_vocab_(tokenizer.n_vocab()),
       ignore_eos_(options.ignore_eos),
       n_logprobs_(options.n_logprobs),
+      logprob_(options.logprob || options.n_logprobs > 0),
       sampler_(options.sampling, tokenizer.n_vocab()),
       history_(prompt.begin(), prompt.end()),
       stream_(tokenizer, prompt.size() == 1 && prompt[0] == tokenizer.bos_id()) {
@@ -81,7 +82,7 @@ SequenceDecoder::Step SequenceDecoder::step(const float* logits, GeneratedToken&
   }
   token.id = id;
   token.text = tokenizer_.token_piece(id);
-  token.logprob = token_logprob(logits, n_vocab_, id);
+  token.logprob = logprob_ ? token_logprob(logits, n_vocab_, id) : 0.0f;
   token.top.clear();
   if (n_logprobs_ > 0) token.top = top_logprobs(logits, n_vocab_, n_logprobs_);
   history_.push_back(id);

@@ -65,6 +65,7 @@ class SequenceDecoder {
   int64_t n_vocab_;
   bool ignore_eos_;
   int n_logprobs_;
+  bool logprob_;
   std::vector<std::string> stops_;
   Sampler sampler_;
   std::vector<int32_t> history_;  // prompt + generated, for the penalties

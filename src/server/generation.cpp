@@ -125,6 +125,7 @@ ApiResult<PreparedGeneration> prepare_generation(const GenerationInput& input,
   g.stop = plan->stop;
   g.ignore_eos = input.ignore_eos;
   g.n_logprobs = input.n_logprobs;
+  g.logprob = input.logprobs;
   out.plan = std::move(*plan);
   return out;
 }
