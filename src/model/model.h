@@ -53,7 +53,8 @@ struct LayerWeights {
 };
 
 struct ModelLoadOptions {
-  // Repack the Q4_0 / Q8_0 weight matrices into the rows-in-lanes layout of kernels/repack.h
+  // Repack the weight matrices (Q4_0, Q5_0, Q8_0, Q4_K, Q6_K) into the rows-in-lanes layout of
+  // kernels/repack.h
   // when this CPU runs its kernels (AVX-512 VNNI). Each repacked copy replaces the mapped
   // pages of its tensor, which are released as soon as it is made.
   bool repack = false;
@@ -87,7 +88,8 @@ class Model {
   const uint8_t* adopt_buffer(std::vector<uint8_t> bytes);
 
   // Repacks every matrix that kernels/repack.h supports (not the token embedding, whose rows
-  // are looked up, nor a tied output) when repacking pays on this CPU, or always when `force`
+  // are looked up, unless it is also the tied output; lookups then restore their row) when
+  // repacking pays on this CPU, or always when `force`
   // (tests: the other targets then restore rows from the repacked layout). Matrices bound to
   // the mapped file have their pages released. Returns how many matrices were repacked.
   int repack_weights(bool force = false);
