@@ -53,10 +53,9 @@ struct LayerWeights {
 };
 
 struct ModelLoadOptions {
-  // Repack the weight matrices (Q4_0, Q5_0, Q8_0, Q4_K, Q6_K) into the rows-in-lanes layout of
-  // kernels/repack.h
-  // when this CPU runs its kernels (AVX-512 VNNI). Each repacked copy replaces the mapped
-  // pages of its tensor, which are released as soon as it is made.
+  // Repack the weight matrices (Q4_0, Q5_0, Q8_0, Q4_K, Q6_K) into the rows-in-lanes layout
+  // of kernels/repack.h when this CPU runs its kernels (AVX-512 VNNI). Each repacked copy
+  // replaces the mapped pages of its tensor, which are released as soon as it is made.
   bool repack = false;
 };
 
