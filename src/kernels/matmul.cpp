@@ -63,6 +63,10 @@ void parallel_for_threads(ThreadPool& pool, int n_threads, int64_t n, int64_t gr
 
 namespace {
 
+// Tokens whose activations are rounded by one thread: a few tokens' rounding costs less than
+// handing it to the pool (decode of a batch of streams rounds ~16K values per matrix inline).
+int64_t rounding_grain(int64_t n_cols) { return std::max<int64_t>(1, 16384 / n_cols); }
+
 // A repacked matrix (kernels/repack.h): activations rounded with their block offset terms,
 // then 16-row groups split over the threads.
 void matmul_repacked(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y,
@@ -72,7 +76,8 @@ void matmul_repacked(const tensor::Matrix& w, const float* x, int64_t n_tokens, 
   auto* a = static_cast<Q8Activations*>(
       pool.shared_scratch(n_act * (sizeof(Q8Activations) + 2 * sizeof(int32_t))));
   auto* sums = reinterpret_cast<int32_t*>(a + n_act);
-  parallel_for_threads(pool, n_threads, n_tokens, 1, [&](int64_t begin, int64_t end, int) {
+  parallel_for_threads(pool, n_threads, n_tokens, rounding_grain(w.n_cols),
+                       [&](int64_t begin, int64_t end, int) {
     for (int64_t t = begin; t < end; ++t) {
       quantize_activations(x + t * w.n_cols, a + t * blocks, w.n_cols);
       repacked_activation_offsets(w.type, a + t * blocks, blocks, sums + 2 * t * blocks);
@@ -99,7 +104,8 @@ void matmul(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y,
     const int64_t blocks = w.n_cols / 32;
     auto* a = static_cast<Q8Activations*>(
         pool.shared_scratch(static_cast<size_t>(n_tokens * blocks) * sizeof(Q8Activations)));
-    parallel_for_threads(pool, n_threads, n_tokens, 1, [&](int64_t begin, int64_t end, int) {
+    parallel_for_threads(pool, n_threads, n_tokens, rounding_grain(w.n_cols),
+                         [&](int64_t begin, int64_t end, int) {
       for (int64_t t = begin; t < end; ++t) {
         quantize_activations(x + t * w.n_cols, a + t * blocks, w.n_cols);
       }
