@@ -16,9 +16,10 @@
 #   COVE_ASAN_EXCLUDE  ctest -E regex of tests to skip under the sanitizers (default: the
 #                      slowest pure-compute checks, which the tests stage already ran: the
 #                      quantizer fidelity sweep, F16/BF16 golden models, greedy CLI goldens,
-#                      and the CLI pass over every vocab test vector, one process per input,
-#                      whose tokenizer code the library-level vocab tests run sanitized;
-#                      set it to "" to run everything)
+#                      the CLI's reference-kernel golden sweep, the file-layout half of the
+#                      every-target fidelity sweep, and the CLI pass over every vocab test
+#                      vector; the library-level golden, vocab and per-target kernel tests
+#                      that run the same code stay sanitized; set it to "" to run everything)
 #   COVE_FUZZ_SECONDS  seconds per fuzz target (default 30)
 #
 # Exits non-zero on any failure. The last line of output is always "N passed, N failed": the
@@ -47,7 +48,7 @@ done
 
 JOBS="${COVE_JOBS:-2}"
 FUZZ_SECONDS="${COVE_FUZZ_SECONDS:-30}"
-ASAN_EXCLUDE="${COVE_ASAN_EXCLUDE-QuantizerFidelity|/tiny_(llama|qwen2)_B?F16 |CliGolden\.RunGreedy|Cli\.TokenizeIdsMatchesEveryVocabTestVector}"
+ASAN_EXCLUDE="${COVE_ASAN_EXCLUDE-QuantizerFidelity|/tiny_(llama|qwen2)_B?F16 |CliGolden\.(RunGreedy|ScoreReferenceKernels)|Cli\.TokenizeIdsMatchesEveryVocabTestVector|EngineEveryTarget.*_file_layout}"
 SHARED="$ROOT/../shared"
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/cove-test.XXXXXX")"
