@@ -125,7 +125,8 @@ struct Fixture {
                 const int high = (blk.qh[32 * h + l] >> (2 * k)) & 3;
                 sum += (low | high << 4) * a.q[l];
               }
-              const float scale = fp16_to_fp32(blk.d) * static_cast<float>(blk.scales[8 * h + 2 * k + u]);
+              const float scale =
+                  fp16_to_fp32(blk.d) * static_cast<float>(blk.scales[8 * h + 2 * k + u]);
               acc = std::fma(static_cast<float>(sum), scale * a.d, acc);
             }
           }
@@ -168,7 +169,8 @@ struct Fixture {
 const TensorType kRepackedTypes[] = {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0,
                                      TensorType::Q4_K, TensorType::Q6_K};
 int64_t columns_for(TensorType type, int64_t blocks_of_32) {
-  return tensor::traits(type).block_size == 256 ? 256 * ((blocks_of_32 + 7) / 8) : 32 * blocks_of_32;
+  return tensor::traits(type).block_size == 256 ? 256 * ((blocks_of_32 + 7) / 8)
+                                                : 32 * blocks_of_32;
 }
 
 TEST(KernelsRepack, LayoutRestoresTheFileBytes) {
@@ -249,8 +251,8 @@ TEST_P(KernelsRepackTarget, RepackedArithmeticIsWhatTheTargetPromises) {
     for (int64_t t = 0; t < f.max_tokens; ++t) {
       for (int64_t r = 0; r < f.n_rows; ++r) {
         const float got = y[t * f.n_rows + r];
-        const float exact = quantized_dot_reference(
-            type, f.original.row(r), f.acts.data() + t * (f.n / 32), f.n);
+        const float exact =
+            quantized_dot_reference(type, f.original.row(r), f.acts.data() + t * (f.n / 32), f.n);
         EXPECT_NEAR(got, exact, 1e-3f * (1.0f + std::fabs(exact)))
             << tensor::type_name(type) << " row " << r << " token " << t;
         if (vnni_kernels) {
@@ -267,7 +269,9 @@ TEST_P(KernelsRepackTarget, RepackedArithmeticIsWhatTheTargetPromises) {
 
 INSTANTIATE_TEST_SUITE_P(CompiledTargets, KernelsRepackTarget,
                          ::testing::ValuesIn(compiled_targets()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
 
 // kernels::matmul and matmul_reference accept a repacked matrix: the reference restores rows
 // (same bits as on the original), the fast path splits groups over threads.

@@ -65,7 +65,9 @@ namespace {
 
 // Tokens whose activations are rounded by one thread: a few tokens' rounding costs less than
 // handing it to the pool (decode of a batch of streams rounds ~16K values per matrix inline).
-int64_t rounding_grain(int64_t n_cols) { return std::max<int64_t>(1, 16384 / n_cols); }
+int64_t rounding_grain(int64_t n_cols) {
+  return std::max<int64_t>(1, 16384 / n_cols);
+}
 
 // A repacked matrix (kernels/repack.h): activations rounded with their block offset terms,
 // then 16-row groups split over the threads.
@@ -76,13 +78,13 @@ void matmul_repacked(const tensor::Matrix& w, const float* x, int64_t n_tokens, 
   auto* a = static_cast<Q8Activations*>(
       pool.shared_scratch(n_act * (sizeof(Q8Activations) + 2 * sizeof(int32_t))));
   auto* sums = reinterpret_cast<int32_t*>(a + n_act);
-  parallel_for_threads(pool, n_threads, n_tokens, rounding_grain(w.n_cols),
-                       [&](int64_t begin, int64_t end, int) {
+  auto round_tokens = [&](int64_t begin, int64_t end, int) {
     for (int64_t t = begin; t < end; ++t) {
       quantize_activations(x + t * w.n_cols, a + t * blocks, w.n_cols);
       repacked_activation_offsets(w.type, a + t * blocks, blocks, sums + 2 * t * blocks);
     }
-  });
+  };
+  parallel_for_threads(pool, n_threads, n_tokens, rounding_grain(w.n_cols), round_tokens);
   const int64_t n_groups = (w.n_rows + kRepackRows - 1) / kRepackRows;
   const size_t scratch_bytes = repacked_matmul_scratch_bytes(w);
   parallel_for_threads(pool, n_threads, n_groups, 1, [&](int64_t begin, int64_t end, int thread) {
@@ -104,18 +106,19 @@ void matmul(const tensor::Matrix& w, const float* x, int64_t n_tokens, float* y,
     const int64_t blocks = w.n_cols / 32;
     auto* a = static_cast<Q8Activations*>(
         pool.shared_scratch(static_cast<size_t>(n_tokens * blocks) * sizeof(Q8Activations)));
-    parallel_for_threads(pool, n_threads, n_tokens, rounding_grain(w.n_cols),
-                         [&](int64_t begin, int64_t end, int) {
+    auto round_tokens = [&](int64_t begin, int64_t end, int) {
       for (int64_t t = begin; t < end; ++t) {
         quantize_activations(x + t * w.n_cols, a + t * blocks, w.n_cols);
       }
-    });
+    };
+    parallel_for_threads(pool, n_threads, n_tokens, rounding_grain(w.n_cols), round_tokens);
     const size_t scratch_bytes = quantized_matmul_scratch_bytes(w.type, w.n_cols, n_tokens);
-    parallel_for_threads(pool, n_threads, w.n_rows, 16, [&](int64_t begin, int64_t end, int thread) {
-      void* scratch = scratch_bytes ? pool.worker_scratch(thread, scratch_bytes) : nullptr;
-      quantized_matmul_rows(w.type, w.data, w.row_bytes, w.n_cols, begin, end, a, n_tokens, y,
-                            w.n_rows, scratch);
-    });
+    parallel_for_threads(
+        pool, n_threads, w.n_rows, 16, [&](int64_t begin, int64_t end, int thread) {
+          void* scratch = scratch_bytes ? pool.worker_scratch(thread, scratch_bytes) : nullptr;
+          quantized_matmul_rows(w.type, w.data, w.row_bytes, w.n_cols, begin, end, a, n_tokens, y,
+                                w.n_rows, scratch);
+        });
     return;
   }
   matmul_float(w, x, n_tokens, y, pool, n_threads);

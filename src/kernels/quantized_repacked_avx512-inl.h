@@ -40,10 +40,10 @@ inline void unpack_block_vectors(const uint8_t* p, __m512i q[8]) {
       // moved to bit 4. 16-bit shifts are safe: the masked bit never crosses a byte.
       const __m512i high = _mm512_loadu_si512(p + 256);
       const __m512i bit4 = _mm512_set1_epi8(0x10);
-      const __m512i h[8] = {_mm512_slli_epi16(high, 4), _mm512_slli_epi16(high, 2), high,
-                            _mm512_srli_epi16(high, 2), _mm512_slli_epi16(high, 3),
-                            _mm512_slli_epi16(high, 1), _mm512_srli_epi16(high, 1),
-                            _mm512_srli_epi16(high, 3)};
+      const __m512i h[8] = {
+          _mm512_slli_epi16(high, 4), _mm512_slli_epi16(high, 2), high,
+          _mm512_srli_epi16(high, 2), _mm512_slli_epi16(high, 3), _mm512_slli_epi16(high, 1),
+          _mm512_srli_epi16(high, 1), _mm512_srli_epi16(high, 3)};
       for (int v = 0; v < 8; ++v) q[v] = _mm512_or_si512(q[v], _mm512_and_si512(h[v], bit4));
     }
   }
@@ -67,7 +67,9 @@ template <int NT, tensor::TensorType kType>
 inline void repacked_tile_blocks(const uint8_t* wq, const uint8_t* ws, int64_t n_blocks,
                                  const Q8Activations* const* x, const int32_t* const* xsum,
                                  float* y, int64_t y_stride, __mmask16 store) {
-  constexpr size_t kBlockBytes = kType == TensorType::Q4_0 ? 256 : kType == TensorType::Q5_0 ? 320 : 512;
+  constexpr size_t kBlockBytes = kType == TensorType::Q4_0   ? 256
+                                 : kType == TensorType::Q5_0 ? 320
+                                                             : 512;
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
@@ -90,12 +92,14 @@ inline void repacked_tile_blocks(const uint8_t* wq, const uint8_t* ws, int64_t n
 
 // 16 bytes of per-row 6-bit (unsigned) or 8-bit (signed) scales as floats times `d`.
 inline __m512 row_scales_u8(const uint8_t* p, __m512 d) {
-  return _mm512_mul_ps(
-      _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))), d);
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+                           _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))),
+                       d);
 }
 inline __m512 row_scales_i8(const uint8_t* p, __m512 d) {
-  return _mm512_mul_ps(
-      _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))), d);
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                           _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))),
+                       d);
 }
 
 // Q4_K: per sub-block j of 32 weights, the integer sums of q (0..15) times the activations,
@@ -145,8 +149,8 @@ inline void repacked_tile_q4_k(const uint8_t* wq, const uint8_t* ws, int64_t n_s
 // (q - 32) times the activations, then acc += float(sum) * (d * scale_j) * x.d.
 template <int NT>
 inline void repacked_tile_q6_k(const uint8_t* wq, const uint8_t* ws, int64_t n_super,
-                               const Q8Activations* const* x, const int32_t* const* xsum,
-                               float* y, int64_t y_stride, __mmask16 store) {
+                               const Q8Activations* const* x, const int32_t* const* xsum, float* y,
+                               int64_t y_stride, __mmask16 store) {
   const __m512i nibble = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
@@ -218,7 +222,8 @@ inline void run_repacked_tile(TensorType type, const uint8_t* wq, const uint8_t*
     case TensorType::Q6_K:
       repacked_tile_q6_k<NT>(wq, ws, n_units, xs, sums, yt, y_stride, store);
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -226,8 +231,8 @@ inline void run_repacked_tile(TensorType type, const uint8_t* wq, const uint8_t*
 // taken in chunks whose activations stay in the core's L2 cache while the chunk meets every
 // group of the range; within a chunk, 8 tokens per tile, then single tokens.
 inline void repacked_matmul(const tensor::Matrix& w, int64_t group_begin, int64_t group_end,
-                            const Q8Activations* x, const int32_t* xsum, int64_t n_tokens,
-                            float* y, int64_t y_stride) {
+                            const Q8Activations* x, const int32_t* xsum, int64_t n_tokens, float* y,
+                            int64_t y_stride) {
   const RepackLayout layout = repack_layout(w.type);
   const int64_t n_blocks = w.n_cols / 32;
   const int64_t n_units = w.n_cols / layout.unit;
@@ -237,8 +242,7 @@ inline void repacked_matmul(const tensor::Matrix& w, int64_t group_begin, int64_
   const uint8_t* scales = w.data + static_cast<size_t>(n_groups) * group_weight_bytes;
   constexpr int64_t kTokens = 8;
   const int64_t token_bytes = n_blocks * static_cast<int64_t>(sizeof(Q8Activations) + 8);
-  const int64_t chunk =
-      std::max<int64_t>(kTokens, (384 * 1024) / token_bytes / kTokens * kTokens);
+  const int64_t chunk = std::max<int64_t>(kTokens, (384 * 1024) / token_bytes / kTokens * kTokens);
   for (int64_t t0 = 0; t0 < n_tokens; t0 += chunk) {
     const int64_t t_end = std::min(n_tokens, t0 + chunk);
     for (int64_t g = group_begin; g < group_end; ++g) {

@@ -15,7 +15,9 @@ namespace {
 
 using tensor::TensorType;
 
-int64_t n_groups(int64_t n_rows) { return (n_rows + kRepackRows - 1) / kRepackRows; }
+int64_t n_groups(int64_t n_rows) {
+  return (n_rows + kRepackRows - 1) / kRepackRows;
+}
 
 // Group g, unit u of a repacked matrix: its quant vectors and its scales.
 struct Record {
@@ -23,17 +25,22 @@ struct Record {
   uint8_t* scales;
 };
 
-Record locate(const RepackLayout& layout, uint8_t* data, int64_t n_rows, int64_t n_units,
-              int64_t g, int64_t u) {
+Record locate(const RepackLayout& layout, uint8_t* data, int64_t n_rows, int64_t n_units, int64_t g,
+              int64_t u) {
   const size_t index = static_cast<size_t>(g * n_units + u);
-  const size_t weight_region = static_cast<size_t>(n_groups(n_rows) * n_units) * layout.weight_bytes;
+  const size_t weight_region =
+      static_cast<size_t>(n_groups(n_rows) * n_units) * layout.weight_bytes;
   return {data + index * layout.weight_bytes, data + weight_region + index * layout.scale_bytes};
 }
 
 // The 4 bytes of row i in vector v of a record.
-uint8_t* lane(uint8_t* weights, int v, int64_t i) { return weights + 64 * v + 4 * i; }
+uint8_t* lane(uint8_t* weights, int v, int64_t i) {
+  return weights + 64 * v + 4 * i;
+}
 
-uint32_t load_u32(const uint8_t* p) { return p[0] | p[1] << 8 | p[2] << 16 | uint32_t{p[3]} << 24; }
+uint32_t load_u32(const uint8_t* p) {
+  return p[0] | p[1] << 8 | p[2] << 16 | uint32_t{p[3]} << 24;
+}
 
 // ---- Q4_0 ----
 void pack_q4_0(const tensor::BlockQ4_0& blk, int64_t i, Record r) {
@@ -133,23 +140,45 @@ void unpack_q6_k(Record r, int64_t i, tensor::BlockQ6_K& blk) {
 // Block u of a row into lane i of record r.
 void pack_block(TensorType type, const uint8_t* row, int64_t u, int64_t i, Record r) {
   switch (type) {
-    case TensorType::Q4_0: pack_q4_0(reinterpret_cast<const tensor::BlockQ4_0*>(row)[u], i, r); break;
-    case TensorType::Q5_0: pack_q5_0(reinterpret_cast<const tensor::BlockQ5_0*>(row)[u], i, r); break;
-    case TensorType::Q8_0: pack_q8_0(reinterpret_cast<const tensor::BlockQ8_0*>(row)[u], i, r); break;
-    case TensorType::Q4_K: pack_q4_k(reinterpret_cast<const tensor::BlockQ4_K*>(row)[u], i, r); break;
-    case TensorType::Q6_K: pack_q6_k(reinterpret_cast<const tensor::BlockQ6_K*>(row)[u], i, r); break;
-    default: break;
+    case TensorType::Q4_0:
+      pack_q4_0(reinterpret_cast<const tensor::BlockQ4_0*>(row)[u], i, r);
+      break;
+    case TensorType::Q5_0:
+      pack_q5_0(reinterpret_cast<const tensor::BlockQ5_0*>(row)[u], i, r);
+      break;
+    case TensorType::Q8_0:
+      pack_q8_0(reinterpret_cast<const tensor::BlockQ8_0*>(row)[u], i, r);
+      break;
+    case TensorType::Q4_K:
+      pack_q4_k(reinterpret_cast<const tensor::BlockQ4_K*>(row)[u], i, r);
+      break;
+    case TensorType::Q6_K:
+      pack_q6_k(reinterpret_cast<const tensor::BlockQ6_K*>(row)[u], i, r);
+      break;
+    default:
+      break;
   }
 }
 
 void unpack_block(TensorType type, Record r, int64_t i, uint8_t* row, int64_t u) {
   switch (type) {
-    case TensorType::Q4_0: unpack_q4_0(r, i, reinterpret_cast<tensor::BlockQ4_0*>(row)[u]); break;
-    case TensorType::Q5_0: unpack_q5_0(r, i, reinterpret_cast<tensor::BlockQ5_0*>(row)[u]); break;
-    case TensorType::Q8_0: unpack_q8_0(r, i, reinterpret_cast<tensor::BlockQ8_0*>(row)[u]); break;
-    case TensorType::Q4_K: unpack_q4_k(r, i, reinterpret_cast<tensor::BlockQ4_K*>(row)[u]); break;
-    case TensorType::Q6_K: unpack_q6_k(r, i, reinterpret_cast<tensor::BlockQ6_K*>(row)[u]); break;
-    default: break;
+    case TensorType::Q4_0:
+      unpack_q4_0(r, i, reinterpret_cast<tensor::BlockQ4_0*>(row)[u]);
+      break;
+    case TensorType::Q5_0:
+      unpack_q5_0(r, i, reinterpret_cast<tensor::BlockQ5_0*>(row)[u]);
+      break;
+    case TensorType::Q8_0:
+      unpack_q8_0(r, i, reinterpret_cast<tensor::BlockQ8_0*>(row)[u]);
+      break;
+    case TensorType::Q4_K:
+      unpack_q4_k(r, i, reinterpret_cast<tensor::BlockQ4_K*>(row)[u]);
+      break;
+    case TensorType::Q6_K:
+      unpack_q6_k(r, i, reinterpret_cast<tensor::BlockQ6_K*>(row)[u]);
+      break;
+    default:
+      break;
   }
 }
 
@@ -169,12 +198,18 @@ bool repack_pays() {
 
 RepackLayout repack_layout(TensorType type) {
   switch (type) {
-    case TensorType::Q4_0: return {32, 256, 32};
-    case TensorType::Q5_0: return {32, 320, 32};
-    case TensorType::Q8_0: return {32, 512, 32};
-    case TensorType::Q4_K: return {256, 2048, 320};
-    case TensorType::Q6_K: return {256, 3072, 288};
-    default: return {32, 0, 0};
+    case TensorType::Q4_0:
+      return {32, 256, 32};
+    case TensorType::Q5_0:
+      return {32, 320, 32};
+    case TensorType::Q8_0:
+      return {32, 512, 32};
+    case TensorType::Q4_K:
+      return {256, 2048, 320};
+    case TensorType::Q6_K:
+      return {256, 3072, 288};
+    default:
+      return {32, 0, 0};
   }
 }
 
@@ -184,8 +219,7 @@ size_t repacked_bytes(TensorType type, int64_t n_rows, int64_t n_cols) {
   return static_cast<size_t>(records) * (layout.weight_bytes + layout.scale_bytes);
 }
 
-void repack_groups(const tensor::Matrix& w, int64_t group_begin, int64_t group_end,
-                   uint8_t* out) {
+void repack_groups(const tensor::Matrix& w, int64_t group_begin, int64_t group_end, uint8_t* out) {
   const RepackLayout layout = repack_layout(w.type);
   const int64_t n_units = w.n_cols / layout.unit;
   for (int64_t g = group_begin; g < group_end; ++g) {
