@@ -13,26 +13,21 @@
 #include "core/half.h"
 #include "kernels/attention.h"
 #include "kernels/quantized_dot.h"
+#include "support/kernel_testing.h"
 
 namespace cove::kernels {
 namespace {
+
+using testing::random_values;
 
 constexpr int64_t kHeadDim = 64;
 constexpr int64_t kStride = 3 * kHeadDim;  // three KV heads per cache row
 constexpr int64_t kPositions = 300;
 
-std::vector<float> random_values(size_t n, float spread, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, spread);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
-class KernelsAttention : public ::testing::TestWithParam<std::string> {
+class KernelsAttention : public testing::PerTarget {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(force_target(GetParam())) << GetParam();
+    testing::PerTarget::SetUp();
     k32_ = random_values(kPositions * kStride, 1.0f, 1);
     v32_ = random_values(kPositions * kStride, 1.0f, 2);
     for (float x : k32_) k16_.push_back(fp32_to_fp16(x));
@@ -44,7 +39,6 @@ class KernelsAttention : public ::testing::TestWithParam<std::string> {
     }
     queries_ = random_values(70 * kHeadDim, 2.0f, 3);
   }
-  void TearDown() override { reset_target(); }
 
   std::vector<float> k32_, v32_, queries_;
   std::vector<uint16_t> k16_, v16_;
@@ -102,10 +96,8 @@ TEST_P(KernelsAttention, SeveralQueriesGiveEachQuerysBitsAlone) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(CompiledTargets, KernelsAttention, ::testing::ValuesIn(compiled_targets()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           return info.param;
-                         });
+INSTANTIATE_TEST_SUITE_P(CompiledTargets, KernelsAttention, testing::EveryCompiledTarget(),
+                         testing::TargetName);
 
 }  // namespace
 }  // namespace cove::kernels

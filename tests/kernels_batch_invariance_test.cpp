@@ -9,29 +9,21 @@
 #include <random>
 
 #include "kernels/quantized_dot.h"
+#include "support/kernel_testing.h"
 #include "tensor/quantize.h"
 
 namespace cove::kernels {
 namespace {
 
+using testing::bits;
+
 using tensor::TensorType;
 
-constexpr TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
-                                 TensorType::Q5_1, TensorType::Q8_0, TensorType::Q2_K,
-                                 TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K,
-                                 TensorType::Q6_K};
+constexpr TensorType kTypes[] = {
+    TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
+    TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
 
-uint32_t bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-
-class KernelsBatchInvariance : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override { ASSERT_TRUE(force_target(GetParam())) << GetParam(); }
-  void TearDown() override { reset_target(); }
-};
+class KernelsBatchInvariance : public testing::PerTarget {};
 
 TEST_P(KernelsBatchInvariance, EveryBatchSizeGivesTheSingleTokenBits) {
   std::mt19937 rng(7);
@@ -63,8 +55,8 @@ TEST_P(KernelsBatchInvariance, EveryBatchSizeGivesTheSingleTokenBits) {
       quantized_matmul_rows(type, w.data(), row_bytes, n, 0, n_rows, acts.data() + t * blocks, 1,
                             alone.data() + t * n_rows, n_rows, scratch.data());
       for (int64_t r = 0; r < n_rows; ++r) {
-        const float single = quantized_dot(type, w.data() + r * row_bytes,
-                                           acts.data() + t * blocks, n);
+        const float single =
+            quantized_dot(type, w.data() + r * row_bytes, acts.data() + t * blocks, n);
         ASSERT_EQ(bits(single), bits(alone[t * n_rows + r]))
             << tensor::type_name(type) << " row " << r << " token " << t;
       }
@@ -107,9 +99,8 @@ TEST_P(KernelsBatchInvariance, ActivationRoundingEqualsTheScalarReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(CompiledTargets, KernelsBatchInvariance,
-                         ::testing::ValuesIn(compiled_targets()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(CompiledTargets, KernelsBatchInvariance, testing::EveryCompiledTarget(),
+                         testing::TargetName);
 
 }  // namespace
 }  // namespace cove::kernels

@@ -15,29 +15,15 @@
 #include "core/half.h"
 #include "kernels/ops.h"
 #include "kernels/quantized_dot.h"
+#include "support/kernel_testing.h"
 
 namespace cove::kernels {
 namespace {
 
-std::vector<float> random_values(size_t n, float spread, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, spread);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using testing::bits;
+using testing::random_values;
 
-uint32_t bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-
-class KernelsOps : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override { ASSERT_TRUE(force_target(GetParam())) << GetParam(); }
-  void TearDown() override { reset_target(); }
-};
+class KernelsOps : public testing::PerTarget {};
 
 TEST_P(KernelsOps, SiluMulWithinUlpsOfTheScalarReference) {
   std::vector<float> x = random_values(1003, 4.0f, 1);
@@ -134,10 +120,8 @@ TEST_P(KernelsOps, F16ConversionEqualsTheScalarRounding) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(CompiledTargets, KernelsOps, ::testing::ValuesIn(compiled_targets()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           return info.param;
-                         });
+INSTANTIATE_TEST_SUITE_P(CompiledTargets, KernelsOps, testing::EveryCompiledTarget(),
+                         testing::TargetName);
 
 }  // namespace
 }  // namespace cove::kernels

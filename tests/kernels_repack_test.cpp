@@ -15,19 +15,16 @@
 #include "kernels/matmul.h"
 #include "kernels/quantized_dot.h"
 #include "kernels/repack.h"
+#include "support/kernel_testing.h"
 #include "tensor/blocks.h"
 #include "tensor/quantize.h"
 
 namespace cove::kernels {
 namespace {
 
-using tensor::TensorType;
+using testing::bits;
 
-uint32_t bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
+using tensor::TensorType;
 
 // A row-major quantized matrix, its repacked copy and rounded activations for max_tokens.
 struct Fixture {
@@ -196,11 +193,7 @@ TEST(KernelsRepack, LayoutRestoresTheFileBytes) {
   EXPECT_EQ(repacked_bytes(TensorType::Q8_0, 17, 32), size_t{2 * 544});
 }
 
-class KernelsRepackTarget : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override { ASSERT_TRUE(force_target(GetParam())) << GetParam(); }
-  void TearDown() override { reset_target(); }
-};
+class KernelsRepackTarget : public testing::PerTarget {};
 
 TEST_P(KernelsRepackTarget, EveryBatchSizeGivesTheSingleTokenBits) {
   const int64_t max_tokens = 17;
@@ -267,11 +260,8 @@ TEST_P(KernelsRepackTarget, RepackedArithmeticIsWhatTheTargetPromises) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(CompiledTargets, KernelsRepackTarget,
-                         ::testing::ValuesIn(compiled_targets()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           return info.param;
-                         });
+INSTANTIATE_TEST_SUITE_P(CompiledTargets, KernelsRepackTarget, testing::EveryCompiledTarget(),
+                         testing::TargetName);
 
 // kernels::matmul and matmul_reference accept a repacked matrix: the reference restores rows
 // (same bits as on the original), the fast path splits groups over threads.

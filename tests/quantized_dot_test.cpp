@@ -6,6 +6,7 @@
 #include <random>
 
 #include "kernels/quantized_dot.h"
+#include "support/kernel_testing.h"
 #include "tensor/dequantize.h"
 #include "tensor/quantize.h"
 
@@ -14,10 +15,9 @@ namespace {
 
 using tensor::TensorType;
 
-constexpr TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
-                                 TensorType::Q5_1, TensorType::Q8_0, TensorType::Q2_K,
-                                 TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K,
-                                 TensorType::Q6_K};
+constexpr TensorType kTypes[] = {
+    TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
+    TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
 
 struct Row {
   std::vector<uint8_t> bytes;
@@ -36,11 +36,7 @@ Row random_row(TensorType type, int64_t n, std::mt19937& rng) {
   return row;
 }
 
-class QuantizedDotAllTargets : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override { ASSERT_TRUE(force_target(GetParam())) << GetParam(); }
-  void TearDown() override { reset_target(); }
-};
+class QuantizedDotAllTargets : public testing::PerTarget {};
 
 TEST_P(QuantizedDotAllTargets, MatchesScalarReferenceForEveryType) {
   std::mt19937 rng(1234);
@@ -88,12 +84,12 @@ TEST_P(QuantizedDotAllTargets, BatchedRowsMatchSingleDots) {
     }
     std::vector<float> y(n_tokens * n_rows, -1.0f);
     std::vector<float> scratch(quantized_matmul_scratch_bytes(type, n, n_tokens) / 4 + 1);
-    quantized_matmul_rows(type, w.data(), row_bytes, n, 0, n_rows, acts.data(), n_tokens,
-                          y.data(), n_rows, scratch.data());
+    quantized_matmul_rows(type, w.data(), row_bytes, n, 0, n_rows, acts.data(), n_tokens, y.data(),
+                          n_rows, scratch.data());
     for (int64_t t = 0; t < n_tokens; ++t) {
       for (int64_t r = 0; r < n_rows; ++r) {
-        const float expected = quantized_dot_reference(type, w.data() + r * row_bytes,
-                                                        acts.data() + t * n / 32, n);
+        const float expected =
+            quantized_dot_reference(type, w.data() + r * row_bytes, acts.data() + t * n / 32, n);
         EXPECT_NEAR(y[t * n_rows + r], expected, 1e-4 * (std::fabs(expected) + 1))
             << tensor::type_name(type) << " token " << t << " row " << r;
       }
@@ -118,9 +114,8 @@ TEST(QuantizedDot, ActivationRoundingIsWithinHalfAStep) {
   EXPECT_FLOAT_EQ(acts[0].s[0], acts[0].d * sum);
 }
 
-INSTANTIATE_TEST_SUITE_P(CompiledTargets, QuantizedDotAllTargets,
-                         ::testing::ValuesIn(compiled_targets()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(CompiledTargets, QuantizedDotAllTargets, testing::EveryCompiledTarget(),
+                         testing::TargetName);
 
 }  // namespace
 }  // namespace cove::kernels

@@ -32,6 +32,7 @@
 #include "server/openai_api.h"
 #include "server/server.h"
 #include "support/goldens.h"
+#include "support/http_client.h"
 
 namespace cove::server {
 namespace {
@@ -169,32 +170,8 @@ class OneTokenEngine : public Engine {
   std::thread thread_;  // last
 };
 
-struct Reply {
-  int status = 0;
-  std::string body;
-};
-
-Reply request(uint16_t port, http::verb method, const std::string& target,
-              const std::string& body = "") {
-  net::io_context io;
-  beast::tcp_stream stream(io);
-  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  http::request<http::string_body> req{method, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  req.body() = body;
-  req.prepare_payload();
-  http::write(stream, req);
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64u << 20);
-  beast::error_code ec;
-  http::read(stream, buffer, parser, ec);
-  Reply reply;
-  if (ec) return reply;
-  reply.status = parser.get().result_int();
-  reply.body = parser.get().body();
-  return reply;
-}
+using Reply = testing::HttpReply;
+using testing::http_request;
 
 // The JSON payloads of an SSE body, "[DONE]" excluded.
 std::vector<json> sse_events(const std::string& body, bool* saw_done = nullptr) {
@@ -320,11 +297,11 @@ class ServerConversationTest : public ::testing::Test {
   }
 
   Reply post_chat(const json& body) {
-    return request(port_, http::verb::post, "/v1/chat/completions", body.dump());
+    return http_request(port_, http::verb::post, "/v1/chat/completions", body.dump());
   }
 
   json get_conversation(const std::string& id, int expected_status = 200) {
-    Reply r = request(port_, http::verb::get, "/v1/conversations/" + id);
+    Reply r = http_request(port_, http::verb::get, "/v1/conversations/" + id);
     EXPECT_EQ(r.status, expected_status) << r.body;
     return json::parse(r.body, nullptr, false);
   }
@@ -461,27 +438,27 @@ TEST_F(ServerConversationTest, ListsAndDeletesConversations) {
     ASSERT_EQ(r.status, 200) << r.body;
     ids.push_back(json::parse(r.body)["conversation_id"]);
   }
-  Reply all = request(port_, http::verb::get, "/v1/conversations");
+  Reply all = http_request(port_, http::verb::get, "/v1/conversations");
   ASSERT_EQ(all.status, 200) << all.body;
   json list = json::parse(all.body);
   ASSERT_EQ(list["data"].size(), 3u);
   EXPECT_EQ(list["data"][0]["id"], ids[2]);  // most recently updated first
   EXPECT_EQ(list["data"][0]["message_count"], 2);
   EXPECT_EQ(list["data"][0]["title"], "third");
-  Reply page = request(port_, http::verb::get, "/v1/conversations?limit=1&offset=1");
+  Reply page = http_request(port_, http::verb::get, "/v1/conversations?limit=1&offset=1");
   ASSERT_EQ(page.status, 200);
   ASSERT_EQ(json::parse(page.body)["data"].size(), 1u);
   EXPECT_EQ(json::parse(page.body)["data"][0]["id"], ids[1]);
-  EXPECT_EQ(request(port_, http::verb::get, "/v1/conversations?limit=0").status, 400);
-  EXPECT_EQ(request(port_, http::verb::get, "/v1/conversations?limit=x").status, 400);
+  EXPECT_EQ(http_request(port_, http::verb::get, "/v1/conversations?limit=0").status, 400);
+  EXPECT_EQ(http_request(port_, http::verb::get, "/v1/conversations?limit=x").status, 400);
 
-  Reply deleted = request(port_, http::verb::delete_, "/v1/conversations/" + ids[1]);
+  Reply deleted = http_request(port_, http::verb::delete_, "/v1/conversations/" + ids[1]);
   ASSERT_EQ(deleted.status, 200) << deleted.body;
   EXPECT_EQ(json::parse(deleted.body)["deleted"], true);
   json gone = get_conversation(ids[1], 404);
   EXPECT_EQ(gone["error"]["code"], "conversation_not_found");
-  EXPECT_EQ(request(port_, http::verb::delete_, "/v1/conversations/" + ids[1]).status, 404);
-  EXPECT_EQ(json::parse(request(port_, http::verb::get, "/v1/conversations").body)["data"].size(),
+  EXPECT_EQ(http_request(port_, http::verb::delete_, "/v1/conversations/" + ids[1]).status, 404);
+  EXPECT_EQ(json::parse(http_request(port_, http::verb::get, "/v1/conversations").body)["data"].size(),
             2u);
 }
 
@@ -507,20 +484,20 @@ TEST_F(ServerConversationTest, ErrorsAreOpenAiShapedWithTheRightStatus) {
   bad_id["conversation_id"] = 7;
   expect_error(post_chat(bad_id), 400, "");
   expect_error(post_chat(chat_body("new", "   ")), 400, "");
-  expect_error(request(port_, http::verb::get, "/v1/conversations/nope"), 404,
+  expect_error(http_request(port_, http::verb::get, "/v1/conversations/nope"), 404,
                "conversation_not_found");
-  expect_error(request(port_, http::verb::put, "/v1/conversations/nope"), 405, "");
+  expect_error(http_request(port_, http::verb::put, "/v1/conversations/nope"), 405, "");
   // The refused requests stored nothing.
-  json list = json::parse(request(port_, http::verb::get, "/v1/conversations").body);
+  json list = json::parse(http_request(port_, http::verb::get, "/v1/conversations").body);
   EXPECT_TRUE(list["data"].empty()) << list.dump();
 }
 
 TEST_F(ServerConversationTest, WithoutAStoreConversationsSayTheyNeedAConfig) {
   start(/*with_store=*/false);
   for (const Reply& r :
-       {post_chat(chat_body("new", "hi")), request(port_, http::verb::get, "/v1/conversations"),
-        request(port_, http::verb::get, "/v1/conversations/x"),
-        request(port_, http::verb::delete_, "/v1/conversations/x")}) {
+       {post_chat(chat_body("new", "hi")), http_request(port_, http::verb::get, "/v1/conversations"),
+        http_request(port_, http::verb::get, "/v1/conversations/x"),
+        http_request(port_, http::verb::delete_, "/v1/conversations/x")}) {
     EXPECT_EQ(r.status, 404) << r.body;
     json j = json::parse(r.body);
     EXPECT_EQ(j["error"]["code"], "conversations_unavailable");
@@ -633,7 +610,7 @@ TEST_F(ServerConversationTest, StatelessRoutesServeTheModelTheRequestNames) {
   EXPECT_EQ(json::parse(unknown.body)["error"]["code"], "model_not_found");
   const std::string message = json::parse(unknown.body)["error"]["message"];
   EXPECT_NE(message.find("'alpha', 'beta'"), std::string::npos) << message;
-  json models = json::parse(request(port_, http::verb::get, "/v1/models").body);
+  json models = json::parse(http_request(port_, http::verb::get, "/v1/models").body);
   ASSERT_EQ(models["data"].size(), 2u);
   EXPECT_EQ(models["data"][0]["id"], "alpha");
   EXPECT_EQ(models["data"][1]["id"], "beta");

@@ -20,6 +20,7 @@
 #include "server/openai_api.h"
 #include "server/server.h"
 #include "support/goldens.h"
+#include "support/http_client.h"
 
 namespace cove::server {
 namespace {
@@ -162,35 +163,8 @@ class ScriptedEngine : public Engine {
   std::thread thread_;  // last: starts after everything above exists
 };
 
-struct Reply {
-  int status = 0;
-  std::string body;
-  std::string retry_after;
-};
-
-Reply request(uint16_t port, http::verb method, const std::string& target,
-              const std::string& body = "", const std::string& auth = "") {
-  net::io_context io;
-  beast::tcp_stream stream(io);
-  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  http::request<http::string_body> req{method, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  if (!auth.empty()) req.set(http::field::authorization, auth);
-  req.body() = body;
-  req.prepare_payload();
-  http::write(stream, req);
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64u << 20);
-  beast::error_code ec;
-  http::read(stream, buffer, parser, ec);
-  Reply reply;
-  if (ec) return reply;
-  reply.status = parser.get().result_int();
-  reply.body = parser.get().body();
-  reply.retry_after = std::string(parser.get()[http::field::retry_after]);
-  return reply;
-}
+using Reply = testing::HttpReply;
+using testing::http_request;
 
 class ServerHttpTest : public ::testing::Test {
  protected:
@@ -243,13 +217,13 @@ const std::string kChat = R"({"messages": [{"role": "user", "content": "Hi"}], "
 
 TEST_F(ServerHttpTest, HealthSaysLoadingThenOk) {
   start();
-  Reply loading = request(port_, http::verb::get, "/health");
+  Reply loading = http_request(port_, http::verb::get, "/health");
   EXPECT_EQ(loading.status, 503);
   EXPECT_EQ(nlohmann::json::parse(loading.body)["status"], "loading");
-  Reply early = request(port_, http::verb::post, "/v1/chat/completions", kChat);
+  Reply early = http_request(port_, http::verb::post, "/v1/chat/completions", kChat);
   EXPECT_EQ(early.status, 503);
   set_model();
-  Reply ok = request(port_, http::verb::get, "/health");
+  Reply ok = http_request(port_, http::verb::get, "/health");
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(nlohmann::json::parse(ok.body)["status"], "ok");
 }
@@ -257,7 +231,7 @@ TEST_F(ServerHttpTest, HealthSaysLoadingThenOk) {
 TEST_F(ServerHttpTest, ChatCompletionWholeAndStreamed) {
   start();
   set_model();
-  Reply whole = request(port_, http::verb::post, "/v1/chat/completions", kChat);
+  Reply whole = http_request(port_, http::verb::post, "/v1/chat/completions", kChat);
   ASSERT_EQ(whole.status, 200) << whole.body;
   nlohmann::json j = nlohmann::json::parse(whole.body);
   EXPECT_EQ(j["object"], "chat.completion");
@@ -267,7 +241,7 @@ TEST_F(ServerHttpTest, ChatCompletionWholeAndStreamed) {
   EXPECT_EQ(j["usage"]["completion_tokens"], 3);
   EXPECT_EQ(j["usage"]["prompt_tokens"], static_cast<int64_t>(engine_->last_prompt().size()));
 
-  Reply streamed = request(port_, http::verb::post, "/v1/chat/completions",
+  Reply streamed = http_request(port_, http::verb::post, "/v1/chat/completions",
                            R"({"messages": [{"role": "user", "content": "Hi"}],
                                "max_tokens": 5, "stream": true, "logprobs": true,
                                "stream_options": {"include_usage": true}})");
@@ -316,37 +290,37 @@ TEST_F(ServerHttpTest, ErrorsHaveTheRightStatusAndShape) {
     EXPECT_TRUE(j["error"].contains("param"));
     EXPECT_TRUE(j["error"].contains("code"));
   };
-  expect_error(request(port_, http::verb::post, "/v1/chat/completions", "{nope"), 400);
-  expect_error(request(port_, http::verb::post, "/v1/chat/completions",
+  expect_error(http_request(port_, http::verb::post, "/v1/chat/completions", "{nope"), 400);
+  expect_error(http_request(port_, http::verb::post, "/v1/chat/completions",
                        R"({"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]})"),
                404);
-  Reply too_long = request(port_, http::verb::post, "/v1/chat/completions",
+  Reply too_long = http_request(port_, http::verb::post, "/v1/chat/completions",
                            R"({"messages": [{"role": "user", "content": ")" +
                                std::string(1500, 'z') + "\"}]}");
   expect_error(too_long, 400);
   EXPECT_NE(too_long.body.find("128"), std::string::npos);
-  expect_error(request(port_, http::verb::post, "/v1/chat/completions",
+  expect_error(http_request(port_, http::verb::post, "/v1/chat/completions",
                        std::string(5000, ' ')),
                413);
-  expect_error(request(port_, http::verb::get, "/v1/nothing"), 404);
-  expect_error(request(port_, http::verb::get, "/v1/chat/completions"), 405);
-  Reply models = request(port_, http::verb::get, "/v1/models");
+  expect_error(http_request(port_, http::verb::get, "/v1/nothing"), 404);
+  expect_error(http_request(port_, http::verb::get, "/v1/chat/completions"), 405);
+  Reply models = http_request(port_, http::verb::get, "/v1/models");
   EXPECT_EQ(nlohmann::json::parse(models.body)["data"][0]["id"], "stories260K");
 }
 
 TEST_F(ServerHttpTest, ApiKeyIsRequiredWhenSet) {
   start("s3cret");
   set_model();
-  EXPECT_EQ(request(port_, http::verb::get, "/v1/models").status, 401);
-  EXPECT_EQ(request(port_, http::verb::get, "/v1/models", "", "Bearer wrong").status, 401);
-  EXPECT_EQ(request(port_, http::verb::get, "/v1/models", "", "Bearer s3cret").status, 200);
-  EXPECT_EQ(request(port_, http::verb::get, "/health").status, 200);  // health stays open
+  EXPECT_EQ(http_request(port_, http::verb::get, "/v1/models").status, 401);
+  EXPECT_EQ(http_request(port_, http::verb::get, "/v1/models", "", "Bearer wrong").status, 401);
+  EXPECT_EQ(http_request(port_, http::verb::get, "/v1/models", "", "Bearer s3cret").status, 200);
+  EXPECT_EQ(http_request(port_, http::verb::get, "/health").status, 200);  // health stays open
 }
 
 TEST_F(ServerHttpTest, FullQueueIs429WithRetryAfter) {
   start("", 1 << 20, /*capacity=*/0);
   set_model();
-  Reply r = request(port_, http::verb::post, "/v1/chat/completions", kChat);
+  Reply r = http_request(port_, http::verb::post, "/v1/chat/completions", kChat);
   EXPECT_EQ(r.status, 429);
   EXPECT_EQ(r.retry_after, "1");
   EXPECT_EQ(nlohmann::json::parse(r.body)["error"]["code"], "queue_full");
@@ -381,7 +355,7 @@ TEST_F(ServerHttpTest, ClientHangingUpMidStreamCancelsTheRequest) {
   }
   EXPECT_EQ(engine_->cancelled_count(), 1);
   EXPECT_EQ(engine_->stats().running, 0);
-  Reply metrics = request(port_, http::verb::get, "/metrics");
+  Reply metrics = http_request(port_, http::verb::get, "/metrics");
   EXPECT_NE(metrics.body.find("cove_active_sequences 0\n"), std::string::npos);
   EXPECT_NE(metrics.body.find("cove_requests_finished_total{reason=\"cancelled\"} 1\n"),
             std::string::npos);
